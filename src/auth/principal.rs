@@ -1,0 +1,97 @@
+//! The `Auth<S>` extractor: a handler that takes `Auth<ClientsRead>` cannot run
+//! unless the request carries a valid token with that scope.
+
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use uuid::Uuid;
+
+use super::jwt::TokenOrigin;
+use super::scopes::{RequiredScope, Scope};
+use crate::http::ApiError;
+use crate::practices::PracticeId;
+use crate::startup::AppState;
+
+/// Who is calling: the practice, the API client (or external subject), the
+/// clinician it acts for, and what it may do.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub practice_id: PracticeId,
+    /// The token's `sub`: an API client id for our own tokens.
+    pub subject: String,
+    /// The integrator's clinician id, when the token names one.
+    pub actor: Option<String>,
+    pub scopes: Vec<Scope>,
+}
+
+/// A checked principal holding the scope `S`.
+pub struct Auth<S: RequiredScope> {
+    pub principal: Principal,
+    _scope: PhantomData<S>,
+}
+
+impl<S: RequiredScope> std::ops::Deref for Auth<S> {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::InvalidToken("send `Authorization: Bearer <token>`"))?;
+    let value = value.to_str().map_err(|_| ApiError::InvalidToken("the Authorization header is malformed"))?;
+    let (kind, token) = value.split_once(' ').ok_or(ApiError::InvalidToken("the Authorization header is malformed"))?;
+    if !kind.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::InvalidToken("send `Authorization: Bearer <token>`"));
+    }
+    Ok(token.trim().to_owned())
+}
+
+/// Checks the bearer token of a request and returns its principal (scope
+/// checks are the caller's).
+pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?
+        .clone();
+    let token = bearer_token(req)?;
+    let verified = state.tokens.verify(&token).map_err(ApiError::InvalidToken)?;
+    let claims = verified.claims;
+    let practice_id = claims
+        .practice_id
+        .as_deref()
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .map(PracticeId)
+        .ok_or(ApiError::InvalidToken("the token names no practice"))?;
+    if verified.origin == TokenOrigin::Local {
+        let client_id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::InvalidToken("the token is malformed"))?;
+        if !state.revocations.is_active(&state.pool, practice_id, client_id).await? {
+            return Err(ApiError::InvalidToken("the token's API client has been revoked"));
+        }
+    }
+    // Unknown scope names from an external issuer are ignored, not fatal.
+    let scopes = claims.scope.split(' ').filter_map(Scope::parse).collect();
+    Ok(Principal { practice_id, subject: claims.sub, actor: claims.act.map(|a| a.sub), scopes })
+}
+
+impl<S: RequiredScope + 'static> FromRequest for Auth<S> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let principal = authenticate(&req).await?;
+            if !principal.scopes.contains(&S::SCOPE) {
+                return Err(ApiError::InsufficientScope(S::SCOPE.as_str()));
+            }
+            Ok(Auth { principal, _scope: PhantomData })
+        })
+    }
+}

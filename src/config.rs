@@ -1,0 +1,153 @@
+//! Command line and environment: every setting is a flag with an environment
+//! variable behind it (`attune --help`, `attune serve --help`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "attune",
+    version,
+    about = "Attune: assessments, homework and client progress for therapy practice software",
+    long_about = "Attune serves a REST/JSON API (see /docs and /openapi.json when serving). \
+                  Every flag can also be set by the environment variable shown with it."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database (unless told not to) and serve the API.
+    Serve(Box<ServeArgs>),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Print the OpenAPI document (JSON) to standard output.
+    Openapi,
+    /// Create a practice and an API client holding every scope; print its credentials once.
+    Bootstrap(BootstrapArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Maximum number of pooled database connections.
+    #[arg(long, env = "ATTUNE_DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub db_pool_size: u16,
+    /// How long a request may wait for a database connection, in milliseconds,
+    /// before it answers 503.
+    #[arg(long, env = "ATTUNE_DB_TIMEOUT_MS", default_value_t = 2000)]
+    pub db_timeout_ms: u64,
+}
+
+/// External identity-provider key algorithms accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExternalAlgorithm {
+    #[value(name = "EdDSA")]
+    EdDsa,
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "ES256")]
+    Es256,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address and port to listen on.
+    #[arg(long, env = "ATTUNE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "ATTUNE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Secret (at least 32 bytes) that signs and checks this service's HS256
+    /// access tokens. Required unless an external issuer's key is given.
+    #[arg(long, env = "ATTUNE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// `iss` of the tokens this service issues.
+    #[arg(long, env = "ATTUNE_JWT_ISSUER", default_value = "attune")]
+    pub jwt_issuer: String,
+    /// `aud` of the tokens this service issues and accepts.
+    #[arg(long, env = "ATTUNE_JWT_AUDIENCE", default_value = "attune-api")]
+    pub jwt_audience: String,
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(long, env = "ATTUNE_TOKEN_LIFETIME_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(i64).range(30..=86400))]
+    pub token_lifetime_seconds: i64,
+    /// PEM public key of an external token issuer (a practice's identity provider).
+    #[arg(long, env = "ATTUNE_EXTERNAL_JWT_PUBLIC_KEY_FILE", requires_all = ["external_jwt_algorithm", "external_jwt_issuer", "external_jwt_audience"])]
+    pub external_jwt_public_key_file: Option<PathBuf>,
+    /// The external key's algorithm, pinned.
+    #[arg(long, env = "ATTUNE_EXTERNAL_JWT_ALGORITHM")]
+    pub external_jwt_algorithm: Option<ExternalAlgorithm>,
+    /// `iss` of the external issuer's tokens.
+    #[arg(long, env = "ATTUNE_EXTERNAL_JWT_ISSUER")]
+    pub external_jwt_issuer: Option<String>,
+    /// `aud` the external issuer's tokens must carry.
+    #[arg(long, env = "ATTUNE_EXTERNAL_JWT_AUDIENCE")]
+    pub external_jwt_audience: Option<String>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "ATTUNE_BODY_LIMIT_BYTES", default_value_t = 65536)]
+    pub body_limit_bytes: usize,
+    /// How often an instance re-reads whether an API client was revoked, in seconds.
+    #[arg(long, env = "ATTUNE_REVOCATION_CHECK_SECONDS", default_value_t = 5)]
+    pub revocation_check_seconds: u64,
+    /// Seconds in-flight requests get to finish on SIGTERM.
+    #[arg(long, env = "ATTUNE_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub shutdown_timeout_seconds: u64,
+    /// Do not apply migrations at start.
+    #[arg(long, env = "ATTUNE_SKIP_MIGRATIONS")]
+    pub skip_migrations: bool,
+    /// Log format.
+    #[arg(long, env = "ATTUNE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    /// Settings for a service on `database_url` with defaults elsewhere.
+    pub fn with_database(database_url: &str) -> Self {
+        Self {
+            database: DatabaseArgs { database_url: database_url.to_owned(), db_pool_size: 16, db_timeout_ms: 2000 },
+            bind: "127.0.0.1:8080".to_owned(),
+            workers: None,
+            jwt_secret: None,
+            jwt_issuer: "attune".to_owned(),
+            jwt_audience: "attune-api".to_owned(),
+            token_lifetime_seconds: 600,
+            external_jwt_public_key_file: None,
+            external_jwt_algorithm: None,
+            external_jwt_issuer: None,
+            external_jwt_audience: None,
+            body_limit_bytes: 65536,
+            revocation_check_seconds: 5,
+            shutdown_timeout_seconds: 30,
+            skip_migrations: false,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The practice's name.
+    #[arg(long)]
+    pub practice: String,
+    /// Name of the API client created with it.
+    #[arg(long, default_value = "bootstrap")]
+    pub client_name: String,
+    /// Print one JSON object {"practice_id", "client_id", "client_secret"}.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,76 @@
+//! Database access: the connection pool, embedded migrations and the schema.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::Connection;
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type DbConn = Object<AsyncPgConnection>;
+
+/// Builds the pool. Connections are made lazily, so the service starts (and
+/// `/readyz` reports 503) while the database is still down. Waits are bounded:
+/// a request never hangs on an unreachable database.
+pub fn build_pool(database_url: &str, max_size: usize, wait: Duration) -> anyhow::Result<DbPool> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    let pool = Pool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(wait))
+        .create_timeout(Some(wait))
+        .recycle_timeout(Some(wait))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()?;
+    Ok(pool)
+}
+
+/// Applies pending migrations and returns the versions it ran.
+///
+/// The async harness drives tokio from inside a blocking call; running it on a
+/// thread of its own (which gets its own small runtime) works from any caller,
+/// async or not, single- or multi-threaded.
+pub fn run_migrations(database_url: &str) -> anyhow::Result<Vec<String>> {
+    let url = database_url.to_owned();
+    std::thread::spawn(move || -> anyhow::Result<Vec<String>> {
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+        let applied =
+            conn.run_pending_migrations(MIGRATIONS).map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the migration thread panicked"))?
+}
+
+/// Reverts every applied migration (used by the up-down-up test).
+pub fn revert_all_migrations(database_url: &str) -> anyhow::Result<()> {
+    let url = database_url.to_owned();
+    std::thread::spawn(move || -> anyhow::Result<()> {
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+        conn.revert_all_migrations(MIGRATIONS).map_err(|e| anyhow::anyhow!("reverting migrations: {e}"))?;
+        Ok(())
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the migration thread panicked"))?
+}
+
+/// Runs `op` in one transaction on a pooled connection: multi-row writes
+/// either all happen or none do.
+pub async fn transaction<T, F>(pool: &DbPool, op: F) -> Result<T, crate::http::ApiError>
+where
+    F: for<'r> FnOnce(
+            &'r mut AsyncPgConnection,
+        ) -> futures_util::future::BoxFuture<'r, Result<T, crate::http::ApiError>>
+        + Send,
+    T: Send,
+{
+    use diesel_async::AsyncConnection;
+    let mut conn = pool.get().await?;
+    conn.transaction::<T, crate::http::ApiError, _>(async |conn| op(conn).await).await
+}

@@ -1,0 +1,4 @@
+//! Liveness, readiness and metrics of the pool.
+
+pub mod metrics;
+pub mod routes;

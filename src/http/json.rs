@@ -1,0 +1,222 @@
+//! Request body and query extractors that answer problem+json naming the
+//! field at fault: malformed JSON is 400, a wrong type or a failed rule 422.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use super::problem::{ApiError, FieldError};
+
+/// The largest request body accepted, in bytes (app data).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON body, parsed and validated.
+pub struct ValidJson<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<BodyLimit>().map_or(64 * 1024, |l| l.0);
+        let content_type_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .is_some_and(|v| v == "application/json" || (v.starts_with("application/") && v.ends_with("+json")));
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
+            }
+            if declared_len.is_some_and(|len| len > limit) {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    ApiError::bad_request("malformed_body", "body", "the request body could not be read")
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let value: T = parse_json(&body)?;
+            value.validate().map_err(|errors| ApiError::Validation(flatten(&errors)))?;
+            Ok(ValidJson(value))
+        })
+    }
+}
+
+/// Parses JSON, reporting the path of a member of the wrong type.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            let message = if body.is_empty() { "the body is empty".to_owned() } else { strip_position(&inner) };
+            return ApiError::bad_request("malformed_json", "body", message);
+        }
+        let message = strip_position(&inner);
+        ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)])
+    })?;
+    deserializer
+        .end()
+        .map_err(|_| ApiError::bad_request("malformed_json", "body", "trailing characters after the JSON value"))?;
+    Ok(value)
+}
+
+/// serde reports a missing member at its parent's path; name the member
+/// itself. (An unknown member's path already ends with its name.)
+fn field_of(path: &str, message: &str) -> String {
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+    match (path, missing) {
+        (".", Some(name)) => name.to_owned(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (".", None) => "body".to_owned(),
+        (path, None) => path.to_owned(),
+    }
+}
+
+fn strip_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rsplit_once(" at line ") {
+        Some((message, _)) => message.to_owned(),
+        None => text,
+    }
+}
+
+/// Flattens validator's nested errors into `{field, message}` pairs, sorted.
+pub fn flatten(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    collect(errors, "", &mut out);
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    out
+}
+
+fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+        match kind {
+            ValidationErrorsKind::Field(list) => out.extend(list.iter().map(|e| {
+                let message = e.message.as_ref().map_or_else(|| e.code.to_string(), ToString::to_string);
+                FieldError::new(path.clone(), message)
+            })),
+            ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(inner, &format!("{path}[{index}]"), out);
+                }
+            }
+        }
+    }
+}
+
+/// Query parameters, parsed with the name of any parameter at fault (400).
+pub struct ValidQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(ValidQuery))
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+    let value: T = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        ApiError::bad_request("invalid_query", field_of(&path, &message), message)
+    })?;
+    value.validate().map_err(|errors| ApiError::BadRequest {
+        code: "invalid_query",
+        detail: "a query parameter is not valid".to_owned(),
+        errors: flatten(&errors),
+    })?;
+    Ok(value)
+}
+
+fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(query.as_bytes())
+}
+
+/// Deserializes a member that distinguishes "absent" (outer `None`) from
+/// "null" (`Some(None)`), for JSON merge-patch bodies.
+pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, Validate)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        #[validate(length(min = 1, message = "must not be empty"))]
+        name: String,
+        #[allow(dead_code)]
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize, Validate)]
+    struct Inner {
+        #[allow(dead_code)]
+        count: u32,
+    }
+
+    fn fields(err: ApiError) -> (u16, Vec<String>) {
+        use actix_web::ResponseError;
+        let status = err.status_code().as_u16();
+        (status, err.problem().errors.into_iter().map(|e| e.field).collect())
+    }
+
+    #[test]
+    fn names_the_member_at_fault() {
+        let err = parse_json::<Sample>(br#"{"name": "a", "inner": {"count": "x"}}"#).err().unwrap();
+        assert_eq!(fields(err), (422, vec!["inner.count".to_owned()]));
+        let err = parse_json::<Sample>(br#"{"inner": null}"#).err().unwrap();
+        assert_eq!(fields(err), (422, vec!["name".to_owned()]));
+        let err = parse_json::<Sample>(br#"{"name": "a", "nmae": 1}"#).err().unwrap();
+        assert_eq!(fields(err), (422, vec!["nmae".to_owned()]));
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        let err = parse_json::<Sample>(br#"{"name": "#).err().unwrap();
+        assert_eq!(fields(err), (400, vec!["body".to_owned()]));
+        let err = parse_json::<Sample>(b"").err().unwrap();
+        assert_eq!(fields(err).0, 400);
+        let err = parse_json::<Sample>(br#"{"name": "a"} x"#).err().unwrap();
+        assert_eq!(fields(err).0, 400);
+    }
+
+    #[test]
+    fn rule_failures_are_flattened() {
+        let value = parse_json::<Sample>(br#"{"name": ""}"#).unwrap();
+        let errors = flatten(&value.validate().unwrap_err());
+        assert_eq!(errors, vec![FieldError::new("name", "must not be empty")]);
+    }
+}

@@ -1,0 +1,13 @@
+//! HTTP conventions shared by every resource: problem+json errors, request
+//! ids, validated JSON, keyset pagination, ETags and idempotent writes.
+
+pub mod etag;
+pub mod fallback;
+pub mod idempotency;
+pub mod json;
+pub mod pagination;
+pub mod problem;
+pub mod request_id;
+pub mod responses;
+
+pub use problem::{ApiError, FieldError, ProblemDetails};

@@ -1,0 +1,16 @@
+//! Attune: a REST/JSON API for assessments, homework and client progress in
+//! interdependence- and attachment-focused therapy.
+
+pub mod api_clients;
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod clients;
+pub mod config;
+pub mod db;
+pub mod health;
+pub mod http;
+pub mod openapi;
+pub mod practices;
+pub mod startup;
+pub mod telemetry;

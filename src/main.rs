@@ -1,0 +1,52 @@
+//! The `attune` command: serve | migrate | openapi | bootstrap.
+
+use std::process::ExitCode;
+
+use attune::config::{Cli, Command, LogFormat};
+use attune::startup::Application;
+use attune::{bootstrap, db, openapi, telemetry};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("attune: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => {
+            telemetry::init(args.log_format);
+            let app = Application::build(&args).await?;
+            tracing::info!(bind = %args.bind, port = app.port(), "serving; the explorer is at /docs");
+            app.run_until_stopped().await?;
+            tracing::info!("stopped");
+        }
+        Command::Migrate(args) => {
+            telemetry::init(LogFormat::Text);
+            let applied = db::run_migrations(&args.database_url)?;
+            println!("{} migration(s) applied", applied.len());
+        }
+        Command::Openapi => print!("{}", openapi::document_json()?),
+        Command::Bootstrap(args) => {
+            db::run_migrations(&args.database.database_url)?;
+            let out = bootstrap::bootstrap(&args.database.database_url, &args.practice, &args.client_name).await?;
+            if args.json {
+                println!("{}", serde_json::to_string(&out)?);
+            } else {
+                println!("Practice {} created.", out.practice_id);
+                println!("API client (all scopes):");
+                println!("  client_id:     {}", out.client_id);
+                println!("  client_secret: {}", out.client_secret);
+                println!("The secret is shown this once; it is stored hashed.");
+            }
+        }
+    }
+    Ok(())
+}

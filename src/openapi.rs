@@ -1,0 +1,107 @@
+//! The OpenAPI document: the base below plus every `#[utoipa::path]` handler
+//! registered in [`crate::startup::routes`], collected by utoipa-actix-web.
+
+use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+use crate::auth::Scope;
+use crate::http::{FieldError, ProblemDetails, responses};
+
+pub const TOKEN_URL: &str = "/v1/oauth/token";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Attune API",
+        description = "Assessments, homework exercises and client progress for therapy practice software \
+            working with interdependence and attachment.\n\n\
+            **Getting a token.** Exchange your API client's id and secret at `POST /v1/oauth/token` \
+            (OAuth 2 client credentials) and send the token as `Authorization: Bearer <token>`.\n\n\
+            **Conventions.** JSON in snake_case; timestamps RFC 3339 UTC; ids UUID v7. Lists take `limit` \
+            (1-200, default 50) and `cursor`, and answer `{\"data\": [...], \"next_cursor\": ...}`. \
+            Single resources carry an `ETag`; send it as `If-Match` when changing them (412 when stale). \
+            Every POST honours an `Idempotency-Key`. Errors are `application/problem+json` with a stable `code`, \
+            the `request_id` and, for validation, the `errors` at fault. Another practice's resources answer 404.",
+        version = env!("CARGO_PKG_VERSION"),
+        license(name = "Proprietary")
+    ),
+    tags(
+        (name = "auth", description = "Access tokens (OAuth 2 client credentials)"),
+        (name = "api_clients", description = "Integration credentials, managed by practice admins"),
+        (name = "clients", description = "The people a practice treats"),
+        (name = "operations", description = "Liveness and readiness probes"),
+    ),
+    components(
+        schemas(ProblemDetails, FieldError, Scope),
+        responses(
+            responses::BadRequest,
+            responses::Unauthorized,
+            responses::Forbidden,
+            responses::NotFound,
+            responses::Conflict,
+            responses::PreconditionFailed,
+            responses::PayloadTooLarge,
+            responses::UnsupportedMediaType,
+            responses::ValidationFailed,
+            responses::Unavailable,
+        )
+    ),
+    modifiers(&SecuritySchemes)
+)]
+struct BaseDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scopes = Scopes::from_iter(Scope::ALL.iter().map(|scope| (scope.as_str(), scope_description(*scope))));
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::ClientCredentials(ClientCredentials::new(TOKEN_URL, scopes))],
+                "OAuth 2 client credentials: your API client's id and secret for a short-lived token.",
+            )),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from `POST /v1/oauth/token` (or your identity provider)."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn scope_description(scope: Scope) -> &'static str {
+    match scope {
+        Scope::ClientsRead => "Read clients",
+        Scope::ClientsWrite => "Create, change and archive clients",
+        Scope::AssessmentsRead => "Read instruments and assessments",
+        Scope::AssessmentsWrite => "Assign and score assessments",
+        Scope::HomeworkRead => "Read exercises, homework and logs",
+        Scope::HomeworkWrite => "Assign homework and log practice",
+        Scope::ProgressRead => "Read progress, charts and profiles",
+        Scope::Admin => "Manage API clients and practice-wide definitions",
+    }
+}
+
+/// The complete document, as served at `/openapi.json`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, doc) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(BaseDoc::openapi())
+        .configure(crate::startup::routes)
+        .split_for_parts();
+    doc
+}
+
+/// The document as pretty JSON with a trailing newline (what `attune openapi`
+/// prints and `openapi/openapi.json` holds).
+pub fn document_json() -> anyhow::Result<String> {
+    Ok(format!("{}\n", document().to_pretty_json()?))
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the real service over a real PostgreSQL. One binary, so
+//! it links once; each test has its own database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api_clients;
+mod auth;
+mod clients;
+mod health;
+mod helpers;
+mod http_conventions;
+mod idempotency;
+mod migrations;
+mod openapi;
+mod tokens;
