@@ -109,10 +109,8 @@ pub async fn create_token(
         }
     };
     let lifetime = state.settings.token_lifetime_seconds;
-    let access_token = state
-        .tokens
-        .issue(credentials.id, crate::practices::PracticeId(credentials.practice_id).0, &scopes, actor, lifetime)
-        .map_err(|err| {
+    let access_token =
+        state.tokens.issue(credentials.id, credentials.practice_id, &scopes, actor, lifetime).map_err(|err| {
             tracing::error!(error = %err, "signing a token");
             OAuthError::new("server_error", "the token could not be signed")
         })?;

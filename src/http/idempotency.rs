@@ -49,17 +49,22 @@ impl FromRequest for IdempotencyKey {
 }
 
 /// What a write answers, in a form that can be stored and replayed.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone)]
 pub struct WriteOutcome {
-    #[serde(skip)]
     pub status: u16,
     pub body: Value,
     pub location: Option<String>,
     pub etag: Option<String>,
     /// Holds a secret shown once: stored without its body, and a replay
     /// answers 409 instead of showing the secret again.
-    #[serde(skip)]
     pub sensitive: bool,
+}
+
+/// The headers of a stored answer that a replay repeats.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct StoredHeaders {
+    location: Option<String>,
+    etag: Option<String>,
 }
 
 impl WriteOutcome {
@@ -196,7 +201,7 @@ async fn claim(
         if stored.request_hash != fingerprint {
             return Err(ApiError::IdempotencyMismatch);
         }
-        let headers: WriteOutcome = stored
+        let headers: StoredHeaders = stored
             .response_headers
             .and_then(|h| serde_json::from_value(h).ok())
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency key without a stored answer")))?;
@@ -210,7 +215,9 @@ async fn claim(
         return Ok(Some(WriteOutcome {
             status: stored.response_status.and_then(|s| u16::try_from(s).ok()).unwrap_or(200),
             body,
-            ..headers
+            location: headers.location,
+            etag: headers.etag,
+            sensitive: false,
         }));
     }
     Err(ApiError::internal(anyhow::anyhow!("could not claim an idempotency key")))
@@ -223,7 +230,8 @@ async fn save(
     outcome: &WriteOutcome,
 ) -> Result<(), ApiError> {
     let headers =
-        serde_json::to_value(WriteOutcome { body: Value::Null, ..outcome.clone() }).map_err(ApiError::internal)?;
+        serde_json::to_value(StoredHeaders { location: outcome.location.clone(), etag: outcome.etag.clone() })
+            .map_err(ApiError::internal)?;
     diesel::update(idempotency_keys::table)
         .filter(idempotency_keys::practice_id.eq(practice.0))
         .filter(idempotency_keys::key.eq(key))

@@ -221,8 +221,11 @@ impl From<diesel::result::Error> for ApiError {
         use diesel::result::{DatabaseErrorKind, Error};
         match err {
             Error::NotFound => Self::Internal(anyhow::anyhow!("unexpected empty result")),
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Self::Unavailable(err.into()),
-            // tokio-postgres reports a dropped socket as an unknown database error.
+            // diesel-async reports a lost socket (no SQLSTATE) as UnableToSendCommand.
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => {
+                Self::Unavailable(err.into())
+            }
+            // A server shutting down or starting up answers with an admin SQLSTATE.
             Error::DatabaseError(DatabaseErrorKind::Unknown, ref info) if is_connection_failure(info.message()) => {
                 Self::Unavailable(err.into())
             }
@@ -233,7 +236,7 @@ impl From<diesel::result::Error> for ApiError {
 
 fn is_connection_failure(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
-    ["connection closed", "connection reset", "broken pipe", "terminating connection", "shutting down"]
+    ["terminating connection", "shutting down", "starting up", "in recovery mode"]
         .iter()
         .any(|needle| message.contains(needle))
 }

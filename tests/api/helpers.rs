@@ -151,6 +151,10 @@ impl TestApp {
     }
 
     async fn spawn_inner(tweak: impl FnOnce(&mut ServeArgs), proxied: bool) -> TestApp {
+        // TEST_LOG=1 shows the service's log lines (filtered by RUST_LOG).
+        if std::env::var_os("TEST_LOG").is_some() {
+            attune::telemetry::init(attune::config::LogFormat::Text);
+        }
         let db_name = create_test_database().await;
         let db_url = database_url(&db_name);
         let practice_a = bootstrap(&db_url, "Practice A", "integration").await.unwrap();
