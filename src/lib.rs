@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod http;
+pub mod instruments;
 pub mod openapi;
 pub mod practices;
 pub mod startup;

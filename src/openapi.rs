@@ -30,6 +30,7 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
         (name = "auth", description = "Access tokens (OAuth 2 client credentials)"),
         (name = "api_clients", description = "Integration credentials, managed by practice admins"),
         (name = "clients", description = "The people a practice treats"),
+        (name = "instruments", description = "Versioned questionnaires: built-in and your practice's own"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(

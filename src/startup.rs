@@ -22,7 +22,7 @@ use crate::health::metrics::PoolCollector;
 use crate::http::fallback::{self, KnownRoutes};
 use crate::http::json::BodyLimit;
 use crate::http::{idempotency, request_id};
-use crate::{api_clients, auth, clients, health, openapi};
+use crate::{api_clients, auth, clients, health, instruments, openapi};
 
 /// What every handler may reach. Each HTTP worker has its own copy with its
 /// own connection pool (see [`Application::build`]); the rest is shared.
@@ -43,7 +43,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         scope::scope("/v1")
             .service(auth::routes::create_token)
             .configure(api_clients::routes::configure)
-            .configure(clients::routes::configure),
+            .configure(clients::routes::configure)
+            .configure(instruments::routes::configure),
     );
 }
 
@@ -98,6 +99,7 @@ impl Application {
         // wake-up on every query. Pools connect lazily, inside their worker.
         let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let per_worker = (usize::from(args.database.db_pool_size) / workers).max(1);
+        instruments::catalog::load(&args.database.database_url).await.context("loading the built-in catalog")?;
         let pools = (0..workers)
             .map(|_| {
                 db::build_pool(

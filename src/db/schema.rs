@@ -62,7 +62,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    instruments (id) {
+        id -> Uuid,
+        practice_id -> Nullable<Uuid>,
+        key -> Text,
+        version -> Int4,
+        title -> Text,
+        definition -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    assessments (practice_id, id) {
+        practice_id -> Uuid,
+        id -> Uuid,
+        client_id -> Uuid,
+        instrument_id -> Uuid,
+        status -> Text,
+        due_on -> Nullable<Date>,
+        answers -> Nullable<Jsonb>,
+        result -> Nullable<Jsonb>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    assessment_scores (practice_id, assessment_id, subscale) {
+        practice_id -> Uuid,
+        assessment_id -> Uuid,
+        client_id -> Uuid,
+        instrument_id -> Uuid,
+        instrument_key -> Text,
+        subscale -> Text,
+        score -> Float8,
+        completed_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_clients -> practices (practice_id));
+diesel::joinable!(assessments -> instruments (instrument_id));
 diesel::joinable!(clients -> practices (practice_id));
 
-diesel::allow_tables_to_appear_in_same_query!(practices, api_clients, clients, idempotency_keys, audit_events);
+diesel::allow_tables_to_appear_in_same_query!(
+    practices,
+    api_clients,
+    clients,
+    idempotency_keys,
+    audit_events,
+    instruments,
+    assessments,
+    assessment_scores
+);

@@ -18,7 +18,25 @@ pub struct BodyLimit(pub usize);
 /// A JSON body, parsed and validated.
 pub struct ValidJson<T>(pub T);
 
+/// A JSON body, parsed only: for types whose rules are checked by their own
+/// code (the handler calls it).
+pub struct ParsedJson<T>(pub T);
+
 impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let parsed = ParsedJson::<T>::from_request(req, payload);
+        Box::pin(async move {
+            let ParsedJson(value) = parsed.await?;
+            value.validate().map_err(|errors| ApiError::Validation(flatten(&errors)))?;
+            Ok(ValidJson(value))
+        })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ParsedJson<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
@@ -54,9 +72,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            let value: T = parse_json(&body)?;
-            value.validate().map_err(|errors| ApiError::Validation(flatten(&errors)))?;
-            Ok(ValidJson(value))
+            Ok(ParsedJson(parse_json(&body)?))
         })
     }
 }

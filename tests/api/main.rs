@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod http_conventions;
 mod idempotency;
+mod instruments;
 mod migrations;
 mod openapi;
 mod tokens;

@@ -1,0 +1,3 @@
+DROP TABLE assessment_scores;
+DROP TABLE assessments;
+DROP TABLE instruments;

@@ -1,0 +1,8 @@
+//! Instruments: versioned questionnaire definitions, built-in and per practice.
+
+pub mod catalog;
+pub mod definition;
+pub mod model;
+pub mod routes;
+pub mod scoring;
+pub mod store;

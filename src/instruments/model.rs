@@ -1,0 +1,64 @@
+//! Instrument API types.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::definition::InstrumentDefinition;
+use super::store::InstrumentRow;
+use crate::http::ApiError;
+
+/// One version of a questionnaire.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Instrument {
+    pub id: Uuid,
+    pub key: String,
+    pub version: i32,
+    /// Ships with the service (shared by every practice) rather than
+    /// registered by your practice.
+    pub builtin: bool,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub definition: InstrumentDefinition,
+}
+
+impl TryFrom<InstrumentRow> for Instrument {
+    type Error = ApiError;
+
+    fn try_from(row: InstrumentRow) -> Result<Self, ApiError> {
+        let definition = serde_json::from_value(row.definition).map_err(ApiError::internal)?;
+        Ok(Instrument {
+            id: row.id,
+            key: row.key,
+            version: row.version,
+            builtin: row.practice_id.is_none(),
+            title: row.title,
+            created_at: row.created_at,
+            definition,
+        })
+    }
+}
+
+/// Filters and paging for `GET /v1/instruments`.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListInstrumentsQuery {
+    /// Only versions of the instrument with this key.
+    pub key: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of instruments, oldest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InstrumentList {
+    pub data: Vec<Instrument>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
