@@ -2,6 +2,7 @@
 //! interdependence- and attachment-focused therapy.
 
 pub mod api_clients;
+pub mod assessments;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;

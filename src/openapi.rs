@@ -31,6 +31,7 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
         (name = "api_clients", description = "Integration credentials, managed by practice admins"),
         (name = "clients", description = "The people a practice treats"),
         (name = "instruments", description = "Versioned questionnaires: built-in and your practice's own"),
+        (name = "assessments", description = "Administering instruments to clients and scoring the answers"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(

@@ -22,7 +22,7 @@ use crate::health::metrics::PoolCollector;
 use crate::http::fallback::{self, KnownRoutes};
 use crate::http::json::BodyLimit;
 use crate::http::{idempotency, request_id};
-use crate::{api_clients, auth, clients, health, instruments, openapi};
+use crate::{api_clients, assessments, auth, clients, health, instruments, openapi};
 
 /// What every handler may reach. Each HTTP worker has its own copy with its
 /// own connection pool (see [`Application::build`]); the rest is shared.
@@ -44,7 +44,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(auth::routes::create_token)
             .configure(api_clients::routes::configure)
             .configure(clients::routes::configure)
-            .configure(instruments::routes::configure),
+            .configure(instruments::routes::configure)
+            .configure(assessments::routes::configure),
     );
 }
 

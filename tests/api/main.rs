@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api_clients;
+mod assessments;
 mod auth;
 mod clients;
 mod health;

@@ -1,0 +1,328 @@
+//! `/v1/assessments`: assign instruments to clients, submit answers, read scores.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use super::model::{
+    Assessment, AssessmentList, AssessmentResponses, AssessmentStatus, ListAssessmentsQuery, NewAssessment,
+};
+use super::store::{self, AssessmentFilter};
+use crate::audit;
+use crate::auth::scopes::{AssessmentsRead, AssessmentsWrite};
+use crate::auth::{Auth, Principal};
+use crate::clients;
+use crate::http::etag::etag;
+use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
+use crate::http::json::{ValidJson, ValidQuery};
+use crate::http::pagination::PageRequest;
+use crate::http::{ApiError, responses};
+use crate::instruments::definition::InstrumentDefinition;
+use crate::instruments::scoring::{self, Answer};
+use crate::instruments::store::{InstrumentRow, find_instrument};
+use crate::practices::PracticeId;
+use crate::startup::AppState;
+
+const RESOURCE: &str = "assessment";
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_assessment)
+        .service(list_assessments)
+        .service(get_assessment)
+        .service(submit_responses)
+        .service(cancel_assessment);
+}
+
+/// The instrument an assessment uses, with its parsed definition.
+async fn instrument_for(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    id: Uuid,
+) -> Result<Option<(InstrumentRow, InstrumentDefinition)>, ApiError> {
+    let Some(row) = find_instrument(conn, practice, id).await? else {
+        return Ok(None);
+    };
+    let definition = serde_json::from_value(row.definition.clone()).map_err(ApiError::internal)?;
+    Ok(Some((row, definition)))
+}
+
+/// Scores answers and records them; a bad answer set is refused whole.
+async fn score_and_complete(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    assessment_id: Uuid,
+    client_id: Uuid,
+    (instrument, definition): &(InstrumentRow, InstrumentDefinition),
+    answers: &[Answer],
+) -> Result<(), ApiError> {
+    let result = scoring::score(definition, answers).map_err(ApiError::Validation)?;
+    let practice = principal.practice_id;
+    store::complete(conn, practice, assessment_id, client_id, instrument.id, &instrument.key, answers, &result).await?;
+    audit::record(conn, principal, "assessment.completed", RESOURCE, assessment_id).await?;
+    Ok(())
+}
+
+/// The assessment as stored now, as a replayable answer.
+async fn current(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    id: Uuid,
+    created: bool,
+) -> Result<WriteOutcome, ApiError> {
+    let row = store::find_assessment(conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    let tag = etag(row.version).to_string();
+    let assessment = Assessment::try_from(row)?;
+    if created {
+        WriteOutcome::created(&assessment, format!("/v1/assessments/{id}"), Some(tag))
+    } else {
+        let mut outcome = WriteOutcome::ok(&assessment)?;
+        outcome.etag = Some(tag);
+        Ok(outcome)
+    }
+}
+
+/// Assign an assessment.
+///
+/// Gives one instrument version to one client, optionally due by a date.
+/// With `answers` (given on paper, say) it is scored and completed at once.
+/// A client or instrument your practice does not have, an archived client, or
+/// a bad answer set is refused with the field at fault, and nothing is stored.
+#[utoipa::path(
+    operation_id = "create_assessment",
+    tag = "assessments",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body replay the first answer")),
+    request_body = NewAssessment,
+    responses(
+        (status = 201, description = "Assigned (or completed, with answers)", body = Assessment,
+            headers(("Location" = String, description = "The assessment's URL"), ("ETag" = String, description = "Its version"))),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
+        (status = 413, response = responses::PayloadTooLarge),
+        (status = 415, response = responses::UnsupportedMediaType),
+        (status = 422, response = responses::ValidationFailed),
+        (status = 503, response = responses::Unavailable),
+    ),
+    security(("oauth2" = ["assessments:write"]), ("bearer" = []))
+)]
+#[post("/assessments")]
+pub async fn create_assessment(
+    auth: Auth<AssessmentsWrite>,
+    req: HttpRequest,
+    key: IdempotencyKey,
+    state: web::Data<AppState>,
+    ValidJson(input): ValidJson<NewAssessment>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = auth.principal;
+    let practice = principal.practice_id;
+    let fingerprint = idempotency::fingerprint(&req, &input)?;
+    idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
+        Box::pin(async move {
+            let client = clients::store::find_client(conn, practice, input.client_id).await?;
+            match client {
+                None => return Err(ApiError::validation("client_id", "no client with this id in your practice")),
+                Some(c) if c.archived_at.is_some() => {
+                    return Err(ApiError::validation("client_id", "the client is archived"));
+                }
+                Some(_) => {}
+            }
+            let instrument = instrument_for(conn, practice, input.instrument_id)
+                .await?
+                .ok_or_else(|| ApiError::validation("instrument_id", "no instrument with this id in your practice"))?;
+            let id =
+                store::insert_assessment(conn, practice, input.client_id, input.instrument_id, input.due_on).await?;
+            audit::record(conn, &principal, "assessment.assigned", RESOURCE, id).await?;
+            if let Some(answers) = &input.answers {
+                score_and_complete(conn, &principal, id, input.client_id, &instrument, answers).await?;
+            }
+            current(conn, practice, id, true).await
+        })
+    })
+    .await
+}
+
+/// List assessments.
+///
+/// Oldest first, a page at a time. Filter by client, instrument key, status
+/// or completion time.
+#[utoipa::path(
+    operation_id = "list_assessments",
+    tag = "assessments",
+    params(ListAssessmentsQuery),
+    responses(
+        (status = 200, description = "A page of assessments", body = AssessmentList),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
+        (status = 503, response = responses::Unavailable),
+    ),
+    security(("oauth2" = ["assessments:read"]), ("bearer" = []))
+)]
+#[get("/assessments")]
+pub async fn list_assessments(
+    auth: Auth<AssessmentsRead>,
+    ValidQuery(query): ValidQuery<ListAssessmentsQuery>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<AssessmentList>, ApiError> {
+    let page = PageRequest::new(query.limit, query.cursor.as_deref())?;
+    let filter = AssessmentFilter {
+        client_id: query.client_id,
+        instrument_key: query.instrument_key,
+        status: query.status,
+        completed_since: query.completed_since,
+    };
+    let mut conn = state.pool.get().await?;
+    let rows = store::list_assessments(&mut conn, auth.practice_id, &filter, page).await?;
+    let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    let data = rows.into_iter().map(Assessment::try_from).collect::<Result<_, _>>()?;
+    Ok(web::Json(AssessmentList { data, next_cursor }))
+}
+
+/// Fetch an assessment.
+///
+/// With its answers, per-subscale scores and classification once completed.
+#[utoipa::path(
+    operation_id = "get_assessment",
+    tag = "assessments",
+    params(("id" = Uuid, Path, description = "The assessment's id")),
+    responses(
+        (status = 200, description = "The assessment", body = Assessment,
+            headers(("ETag" = String, description = "Its version"))),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
+        (status = 404, response = responses::NotFound),
+        (status = 503, response = responses::Unavailable),
+    ),
+    security(("oauth2" = ["assessments:read"]), ("bearer" = []))
+)]
+#[get("/assessments/{id}")]
+pub async fn get_assessment(
+    auth: Auth<AssessmentsRead>,
+    id: web::Path<Uuid>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let row = store::find_assessment(&mut conn, auth.practice_id, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    let tag = etag(row.version);
+    Ok(HttpResponse::Ok().insert_header(header::ETag(tag)).json(Assessment::try_from(row)?))
+}
+
+fn not_open(status: &str) -> ApiError {
+    match AssessmentStatus::from_db(status) {
+        Some(AssessmentStatus::Completed) => ApiError::Conflict {
+            code: "assessment_completed",
+            detail: "the assessment is already completed; assign a new one".to_owned(),
+        },
+        _ => ApiError::Conflict { code: "assessment_cancelled", detail: "the assessment was cancelled".to_owned() },
+    }
+}
+
+/// Submit answers.
+///
+/// Scores the answers and completes the assessment. Unknown or repeated
+/// items, values off the scale and too many unanswered items in a subscale
+/// are refused with the answer at fault (`answers[3].value`), and nothing is
+/// stored. A completed or cancelled assessment answers 409.
+#[utoipa::path(
+    operation_id = "submit_assessment_responses",
+    tag = "assessments",
+    params(
+        ("id" = Uuid, Path, description = "The assessment's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body replay the first answer"),
+    ),
+    request_body = AssessmentResponses,
+    responses(
+        (status = 200, description = "Scored and completed", body = Assessment),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
+        (status = 404, response = responses::NotFound),
+        (status = 409, response = responses::Conflict),
+        (status = 413, response = responses::PayloadTooLarge),
+        (status = 415, response = responses::UnsupportedMediaType),
+        (status = 422, response = responses::ValidationFailed),
+        (status = 503, response = responses::Unavailable),
+    ),
+    security(("oauth2" = ["assessments:write"]), ("bearer" = []))
+)]
+#[post("/assessments/{id}/responses")]
+pub async fn submit_responses(
+    auth: Auth<AssessmentsWrite>,
+    req: HttpRequest,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    state: web::Data<AppState>,
+    ValidJson(input): ValidJson<AssessmentResponses>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = auth.principal;
+    let practice = principal.practice_id;
+    let id = id.into_inner();
+    let fingerprint = idempotency::fingerprint(&req, &input)?;
+    idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
+        Box::pin(async move {
+            let locked = store::lock_assessment(conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+            if locked.status != AssessmentStatus::Assigned.as_str() {
+                return Err(not_open(&locked.status));
+            }
+            let instrument = instrument_for(conn, practice, locked.instrument_id)
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assessment's instrument is missing")))?;
+            score_and_complete(conn, &principal, id, locked.client_id, &instrument, &input.answers).await?;
+            current(conn, practice, id, false).await
+        })
+    })
+    .await
+}
+
+/// Cancel an assessment.
+///
+/// An assigned assessment the client will not complete. Cancelling twice is
+/// harmless; a completed assessment answers 409.
+#[utoipa::path(
+    operation_id = "cancel_assessment",
+    tag = "assessments",
+    params(
+        ("id" = Uuid, Path, description = "The assessment's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe"),
+    ),
+    responses(
+        (status = 200, description = "Cancelled", body = Assessment),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
+        (status = 404, response = responses::NotFound),
+        (status = 409, response = responses::Conflict),
+        (status = 503, response = responses::Unavailable),
+    ),
+    security(("oauth2" = ["assessments:write"]), ("bearer" = []))
+)]
+#[post("/assessments/{id}/cancel")]
+pub async fn cancel_assessment(
+    auth: Auth<AssessmentsWrite>,
+    req: HttpRequest,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = auth.principal;
+    let practice = principal.practice_id;
+    let id = id.into_inner();
+    let fingerprint = idempotency::fingerprint(&req, &())?;
+    idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
+        Box::pin(async move {
+            let locked = store::lock_assessment(conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+            match AssessmentStatus::from_db(&locked.status) {
+                Some(AssessmentStatus::Assigned) => {
+                    store::cancel(conn, practice, id).await?;
+                    audit::record(conn, &principal, "assessment.cancelled", RESOURCE, id).await?;
+                }
+                Some(AssessmentStatus::Cancelled) => {}
+                _ => return Err(not_open(&locked.status)),
+            }
+            current(conn, practice, id, false).await
+        })
+    })
+    .await
+}
