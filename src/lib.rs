@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod clients;
 pub mod config;
 pub mod db;
+pub mod fhir;
 pub mod health;
 pub mod http;
 pub mod instruments;

@@ -13,6 +13,7 @@ use crate::audit;
 use crate::auth::scopes::{AssessmentsRead, AssessmentsWrite};
 use crate::auth::{Auth, Principal};
 use crate::clients;
+use crate::fhir::FhirResource;
 use crate::http::etag::etag;
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ValidJson, ValidQuery};
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_assessment)
         .service(list_assessments)
         .service(get_assessment)
+        .service(get_assessment_fhir)
         .service(submit_responses)
         .service(cancel_assessment);
 }
@@ -207,6 +209,50 @@ pub async fn get_assessment(
     let row = store::find_assessment(&mut conn, auth.practice_id, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
     let tag = etag(row.version);
     Ok(HttpResponse::Ok().insert_header(header::ETag(tag)).json(Assessment::try_from(row)?))
+}
+
+/// Export an assessment as FHIR.
+///
+/// A completed assessment as a FHIR R4 `Bundle` (`application/fhir+json`): the
+/// `QuestionnaireResponse` and one `Observation` per subscale (category
+/// `survey`, `derivedFrom` the response, coded in the local system
+/// `urn:attune:subscale`, since no LOINC codes exist for these instruments).
+/// An assessment not yet completed answers 409.
+#[utoipa::path(
+    operation_id = "get_assessment_fhir",
+    tag = "assessments",
+    params(("id" = Uuid, Path, description = "The assessment's id")),
+    responses(
+        (status = 200, description = "A FHIR R4 Bundle", body = FhirResource, content_type = "application/fhir+json"),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
+        (status = 404, response = responses::NotFound),
+        (status = 409, response = responses::Conflict),
+        (status = 503, response = responses::Unavailable),
+    ),
+    security(("oauth2" = ["assessments:read"]), ("bearer" = []))
+)]
+#[get("/assessments/{id}/fhir")]
+pub async fn get_assessment_fhir(
+    auth: Auth<AssessmentsRead>,
+    id: web::Path<Uuid>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let practice = auth.practice_id;
+    let mut conn = state.pool.get().await?;
+    let row = store::find_assessment(&mut conn, practice, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    let assessment = Assessment::try_from(row)?;
+    let (_, definition) = instrument_for(&mut conn, practice, assessment.instrument_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assessment's instrument is missing")))?;
+    let client = clients::store::find_client(&mut conn, practice, assessment.client_id).await?;
+    let external_id = client.and_then(|c| c.external_id);
+    let bundle = super::fhir::bundle(&assessment, &definition, external_id.as_deref()).ok_or(ApiError::Conflict {
+        code: "assessment_not_completed",
+        detail: "only a completed assessment has a FHIR export".to_owned(),
+    })?;
+    Ok(crate::fhir::respond(bundle))
 }
 
 fn not_open(status: &str) -> ApiError {

@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod definition;
+pub mod fhir;
 pub mod model;
 pub mod routes;
 pub mod scoring;

@@ -9,6 +9,7 @@ use super::store::{self, Registration};
 use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{Admin, AssessmentsRead};
+use crate::fhir::{self, FhirResource};
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ParsedJson, ValidQuery};
 use crate::http::pagination::PageRequest;
@@ -18,7 +19,7 @@ use crate::startup::AppState;
 const RESOURCE: &str = "instrument";
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_instruments).service(get_instrument).service(register_instrument);
+    cfg.service(list_instruments).service(get_instrument).service(get_instrument_fhir).service(register_instrument);
 }
 
 /// List instruments.
@@ -79,6 +80,38 @@ pub async fn get_instrument(
     let mut conn = state.pool.get().await?;
     let row = store::find_instrument(&mut conn, auth.practice_id, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
     Ok(web::Json(Instrument::try_from(row)?))
+}
+
+/// Export an instrument as FHIR.
+///
+/// The instrument version as a FHIR R4 `Questionnaire` (`application/fhir+json`)
+/// for EHRs: one `choice` item per question, each answer option carrying its
+/// score in the `itemWeight` extension (reverse-keyed items carry reversed
+/// weights).
+#[utoipa::path(
+    operation_id = "get_instrument_fhir",
+    tag = "instruments",
+    params(("id" = Uuid, Path, description = "The instrument version's id")),
+    responses(
+        (status = 200, description = "A FHIR R4 Questionnaire", body = FhirResource, content_type = "application/fhir+json"),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
+        (status = 404, response = responses::NotFound),
+        (status = 503, response = responses::Unavailable),
+    ),
+    security(("oauth2" = ["assessments:read"]), ("bearer" = []))
+)]
+#[get("/instruments/{id}/fhir")]
+pub async fn get_instrument_fhir(
+    auth: Auth<AssessmentsRead>,
+    id: web::Path<Uuid>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let row = store::find_instrument(&mut conn, auth.practice_id, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    let instrument = Instrument::try_from(row)?;
+    Ok(fhir::respond(super::fhir::questionnaire(instrument.id, instrument.version, &instrument.definition)))
 }
 
 /// Register an instrument.

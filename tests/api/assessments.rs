@@ -258,3 +258,49 @@ async fn a_retried_submission_is_scored_once() {
     assert_eq!(replayed, 1);
     assert_eq!(s.app.count("SELECT count(*) AS count FROM assessment_scores").await, 2);
 }
+
+#[tokio::test]
+async fn a_completed_assessment_exports_as_a_fhir_bundle() {
+    let s = setup().await;
+    let client = s.app.create_client(&s.token, json!({"display_name": "F.", "external_id": "ehr-77"})).await;
+    let body = json!({"client_id": client["id"], "instrument_id": s.instrument_id, "answers": anxious_answers()});
+    let assessment: Value = s.app.post_json("/v1/assessments", &s.token, &body).await.json().await.unwrap();
+    let id = assessment["id"].as_str().unwrap();
+    let response = s.app.get(&format!("/v1/assessments/{id}/fhir"), &s.token).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers().get("content-type").unwrap(), "application/fhir+json");
+    let bundle: Value = response.json().await.unwrap();
+    assert_eq!(bundle["resourceType"], "Bundle");
+    let entries = bundle["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "the response and one observation per subscale");
+
+    let qr = &entries[0]["resource"];
+    assert_eq!(qr["resourceType"], "QuestionnaireResponse");
+    assert_eq!(qr["status"], "completed");
+    assert_eq!(qr["questionnaire"], "urn:attune:instrument:attachment_lean_short_form|1");
+    assert_eq!(qr["subject"]["identifier"]["value"], "ehr-77");
+    assert_eq!(qr["item"].as_array().unwrap().len(), 12);
+    assert_eq!(
+        qr["item"][2],
+        json!({"linkId": "ax3", "answer": [{"valueCoding": {
+        "system": "urn:attune:answer:attachment_lean_short_form", "code": "2", "display": "Disagree"}}]})
+    );
+
+    let anxiety = &entries[1]["resource"];
+    assert_eq!(anxiety["resourceType"], "Observation");
+    assert_eq!(anxiety["category"][0]["coding"][0]["code"], "survey");
+    assert_eq!(anxiety["code"]["coding"][0]["code"], "attachment_lean_short_form.anxiety");
+    assert_eq!(anxiety["valueQuantity"]["value"], 5.5);
+    assert_eq!(anxiety["derivedFrom"][0]["reference"], entries[0]["fullUrl"]);
+    assert_eq!(anxiety["interpretation"][0]["text"], "high");
+
+    // Stable across exports.
+    let again: Value = s.app.get(&format!("/v1/assessments/{id}/fhir"), &s.token).await.json().await.unwrap();
+    assert_eq!(again, bundle);
+
+    let open = assign(&s).await;
+    let not_done = s.app.get(&format!("/v1/assessments/{}/fhir", open["id"].as_str().unwrap()), &s.token).await;
+    assert_problem(not_done, 409, "assessment_not_completed").await;
+    let token_b = s.app.token_b().await;
+    assert_problem(s.app.get(&format!("/v1/assessments/{id}/fhir"), &token_b).await, 404, "not_found").await;
+}

@@ -131,3 +131,28 @@ async fn another_practices_instrument_is_not_found() {
     assert_eq!(theirs["version"], 1);
     assert_eq!(app.get(&path, &token_a).await.status(), 200);
 }
+
+#[tokio::test]
+async fn an_instrument_exports_as_a_fhir_questionnaire() {
+    let app = TestApp::spawn().await;
+    let token = app.token_a().await;
+    let own: Value =
+        app.post_json("/v1/instruments", &token, &custom_definition("rel_fhir")).await.json().await.unwrap();
+    let path = format!("/v1/instruments/{}/fhir", own["id"].as_str().unwrap());
+    let response = app.get(&path, &token).await;
+    assert_eq!(response.headers().get("content-type").unwrap(), "application/fhir+json");
+    let q: Value = response.json().await.unwrap();
+    assert_eq!(q["resourceType"], "Questionnaire");
+    assert_eq!((q["url"].as_str(), q["version"].as_str()), (Some("urn:attune:instrument:rel_fhir"), Some("1")));
+    // Scale 0..4; q2 is reverse-keyed: weights 4..0.
+    let weights: Vec<f64> = q["item"][1]["answerOption"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["extension"][0]["valueDecimal"].as_f64().unwrap())
+        .collect();
+    assert_eq!(weights, vec![4.0, 3.0, 2.0, 1.0, 0.0]);
+    assert_eq!(q["item"][0]["answerOption"][4]["valueCoding"]["display"], "Always");
+    let token_b = app.token_b().await;
+    assert_problem(app.get(&path, &token_b).await, 404, "not_found").await;
+}

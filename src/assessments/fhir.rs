@@ -1,0 +1,85 @@
+//! A completed assessment as a FHIR R4 `Bundle`: the `QuestionnaireResponse`
+//! and one `Observation` per subscale, derived from it. Pure.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::model::Assessment;
+use crate::fhir::{
+    ANSWER_SYSTEM, CLIENT_ID_SYSTEM, EXTERNAL_ID_SYSTEM, OBSERVATION_CATEGORY, SUBSCALE_SYSTEM, questionnaire_canonical,
+};
+use crate::instruments::definition::InstrumentDefinition;
+
+/// The FHIR subject: the client's id in this service, and the integrator's
+/// own id when it has one.
+fn subject(client_id: Uuid, external_id: Option<&str>) -> Value {
+    let identifier = match external_id {
+        Some(id) => json!({"system": EXTERNAL_ID_SYSTEM, "value": id}),
+        None => json!({"system": CLIENT_ID_SYSTEM, "value": client_id.to_string()}),
+    };
+    json!({"reference": format!("Patient/{client_id}"), "identifier": identifier})
+}
+
+/// `None` when the assessment is not completed.
+pub fn bundle(assessment: &Assessment, definition: &InstrumentDefinition, external_id: Option<&str>) -> Option<Value> {
+    let (answers, scores, completed_at) =
+        (assessment.answers.as_ref()?, assessment.scores.as_ref()?, assessment.completed_at?);
+    let authored = completed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let subject = subject(assessment.client_id, external_id);
+    let response_url = format!("urn:uuid:{}", assessment.id);
+    let label =
+        |value: i64| definition.scale.labels.iter().find(|l| i64::from(l.value) == value).map(|l| l.label.clone());
+    let items: Vec<Value> = answers
+        .iter()
+        .map(|answer| {
+            let mut coding = json!({
+                "system": format!("{ANSWER_SYSTEM}:{}", definition.key),
+                "code": answer.value.to_string()
+            });
+            if let Some(display) = label(answer.value) {
+                coding["display"] = json!(display);
+            }
+            json!({"linkId": answer.item_id, "answer": [{"valueCoding": coding}]})
+        })
+        .collect();
+    let response = json!({
+        "resourceType": "QuestionnaireResponse",
+        "id": assessment.id.to_string(),
+        "questionnaire": questionnaire_canonical(&assessment.instrument_key, assessment.instrument_version),
+        "status": "completed",
+        "subject": subject,
+        "authored": authored,
+        "item": items
+    });
+    let mut entries = vec![json!({"fullUrl": response_url, "resource": response})];
+    for score in scores {
+        // Stable ids: the same export twice names the same observations.
+        let id = Uuid::new_v5(&assessment.id, score.key.as_bytes());
+        let title = definition.subscales.iter().find(|s| s.key == score.key).map_or(score.key.as_str(), |s| &s.title);
+        let mut observation = json!({
+            "resourceType": "Observation",
+            "id": id.to_string(),
+            "status": "final",
+            "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}],
+            "code": {
+                "coding": [{"system": SUBSCALE_SYSTEM, "code": format!("{}.{}", assessment.instrument_key, score.key), "display": title}],
+                "text": title
+            },
+            "subject": subject,
+            "effectiveDateTime": authored,
+            "valueQuantity": {"value": score.score, "unit": "score"},
+            "derivedFrom": [{"reference": response_url}]
+        });
+        if let Some(band) = &score.band {
+            observation["interpretation"] = json!([{"text": band}]);
+        }
+        entries.push(json!({"fullUrl": format!("urn:uuid:{id}"), "resource": observation}));
+    }
+    Some(json!({
+        "resourceType": "Bundle",
+        "id": Uuid::new_v5(&assessment.id, b"bundle").to_string(),
+        "type": "collection",
+        "timestamp": authored,
+        "entry": entries
+    }))
+}

@@ -1,0 +1,31 @@
+//! Shared pieces of the FHIR R4 exports: the media type, the local code
+//! systems this service names, and the OpenAPI stand-in for a resource.
+
+use actix_web::HttpResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub const FHIR_JSON: &str = "application/fhir+json";
+/// The item weight extension on `Questionnaire.item.answerOption` (R4; once `ordinalValue`).
+pub const ITEM_WEIGHT: &str = "http://hl7.org/fhir/StructureDefinition/itemWeight";
+pub const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
+/// Local code systems: no LOINC codes exist for these instruments.
+pub const INSTRUMENT_SYSTEM: &str = "urn:attune:instrument";
+pub const SUBSCALE_SYSTEM: &str = "urn:attune:subscale";
+pub const ANSWER_SYSTEM: &str = "urn:attune:answer";
+pub const CLIENT_ID_SYSTEM: &str = "urn:attune:client";
+pub const EXTERNAL_ID_SYSTEM: &str = "urn:attune:external-id";
+
+/// A FHIR R4 resource (JSON), as exported for EHRs.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(value_type = Object, example = json!({"resourceType": "Questionnaire", "status": "active"}))]
+pub struct FhirResource(pub serde_json::Value);
+
+pub fn respond(resource: serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok().content_type(FHIR_JSON).json(resource)
+}
+
+/// The canonical URL of an instrument version.
+pub fn questionnaire_canonical(key: &str, version: i32) -> String {
+    format!("{INSTRUMENT_SYSTEM}:{key}|{version}")
+}
