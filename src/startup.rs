@@ -1,8 +1,6 @@
 //! Builds the HTTP application: state, middleware, routes, explorer, metrics.
 
 use std::net::TcpListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -24,12 +22,11 @@ use crate::http::json::BodyLimit;
 use crate::http::{idempotency, request_id};
 use crate::{api_clients, assessments, auth, clients, health, instruments, openapi};
 
-/// What every handler may reach. Each HTTP worker has its own copy with its
-/// own connection pool (see [`Application::build`]); the rest is shared.
+/// What every handler may reach.
 pub struct AppState {
     pub pool: DbPool,
-    pub tokens: Arc<TokenKeys>,
-    pub revocations: Arc<RevocationCache>,
+    pub tokens: TokenKeys,
+    pub revocations: RevocationCache,
     pub settings: RuntimeSettings,
 }
 
@@ -94,29 +91,21 @@ impl Application {
             let applied = db::run_migrations(&args.database.database_url).context("applying migrations")?;
             tracing::info!(count = applied.len(), "migrations applied");
         }
-        // One pool per HTTP worker: tokio-postgres drives each connection from
-        // a task on the runtime that opened it, and actix workers are separate
-        // single-threaded runtimes, so a shared pool would pay a cross-thread
-        // wake-up on every query. Pools connect lazily, inside their worker.
-        let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let per_worker = (usize::from(args.database.db_pool_size) / workers).max(1);
         instruments::catalog::load(&args.database.database_url).await.context("loading the built-in catalog")?;
-        let pools = (0..workers)
-            .map(|_| {
-                db::build_pool(
-                    &args.database.database_url,
-                    per_worker,
-                    Duration::from_millis(args.database.db_timeout_ms),
-                )
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let tokens = Arc::new(tokens);
-        let revocations = Arc::new(RevocationCache::new(Duration::from_secs(args.revocation_check_seconds)));
-        let token_lifetime_seconds = args.token_lifetime_seconds;
-        let next_pool = Arc::new(AtomicUsize::new(0));
+        let pool = db::build_pool(
+            &args.database.database_url,
+            usize::from(args.database.db_pool_size),
+            Duration::from_millis(args.database.db_timeout_ms),
+        )?;
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            tokens,
+            revocations: RevocationCache::new(Duration::from_secs(args.revocation_check_seconds)),
+            settings: RuntimeSettings { token_lifetime_seconds: args.token_lifetime_seconds },
+        });
 
         let registry = prometheus::Registry::new();
-        registry.register(Box::new(PoolCollector::new(pools.clone())?))?;
+        registry.register(Box::new(PoolCollector::new(pool.clone())?))?;
         let metrics = PrometheusMetricsBuilder::new("attune")
             .registry(registry)
             .endpoint("/metrics")
@@ -130,18 +119,10 @@ impl Application {
 
         let listener = TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
         let port = listener.local_addr()?.port();
-        let worker_pools = pools.clone();
-        let server = HttpServer::new(move || {
-            let index = next_pool.fetch_add(1, Ordering::Relaxed) % worker_pools.len();
-            let state = web::Data::new(AppState {
-                pool: worker_pools[index].clone(),
-                tokens: tokens.clone(),
-                revocations: revocations.clone(),
-                settings: RuntimeSettings { token_lifetime_seconds },
-            });
+        let mut server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
-                .app_data(state)
+                .app_data(state.clone())
                 .app_data(known_routes.clone())
                 .app_data(BodyLimit(body_limit))
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -154,11 +135,13 @@ impl Application {
                 .wrap(metrics.clone())
                 .wrap(from_fn(request_id::middleware))
         })
-        .workers(workers)
         .shutdown_timeout(args.shutdown_timeout_seconds)
-        .listen(listener)?
-        .run();
-        tokio::spawn(purge_idempotency_keys(args.database.database_url.clone()));
+        .listen(listener)?;
+        if let Some(workers) = args.workers {
+            server = server.workers(workers);
+        }
+        let server = server.run();
+        tokio::spawn(purge_idempotency_keys(pool));
         Ok(Self { port, server })
     }
 
@@ -177,13 +160,11 @@ impl Application {
 }
 
 /// Hourly, forget idempotency keys past retention. Harmless on every instance.
-/// Uses a connection of its own: the pools belong to the HTTP workers.
-async fn purge_idempotency_keys(database_url: String) {
-    use diesel_async::{AsyncConnection, AsyncPgConnection};
+async fn purge_idempotency_keys(pool: DbPool) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
-        let Ok(mut conn) = AsyncPgConnection::establish(&database_url).await else { continue };
+        let Ok(mut conn) = pool.get().await else { continue };
         match idempotency::purge_expired(&mut conn).await {
             Ok(purged) => tracing::debug!(purged, "expired idempotency keys purged"),
             Err(err) => tracing::warn!(error = %err, "purging idempotency keys"),

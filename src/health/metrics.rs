@@ -7,7 +7,7 @@ use prometheus::{IntGauge, Opts};
 use crate::db::DbPool;
 
 pub struct PoolCollector {
-    pools: Vec<DbPool>,
+    pool: DbPool,
     size: IntGauge,
     available: IntGauge,
     waiting: IntGauge,
@@ -15,9 +15,9 @@ pub struct PoolCollector {
 }
 
 impl PoolCollector {
-    pub fn new(pools: Vec<DbPool>) -> prometheus::Result<Self> {
+    pub fn new(pool: DbPool) -> prometheus::Result<Self> {
         Ok(Self {
-            pools,
+            pool,
             size: IntGauge::with_opts(Opts::new("attune_db_pool_connections", "Open database connections"))?,
             available: IntGauge::with_opts(Opts::new("attune_db_pool_idle", "Idle database connections"))?,
             waiting: IntGauge::with_opts(Opts::new(
@@ -39,12 +39,11 @@ impl Collector for PoolCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        // Summed over the HTTP workers' pools.
-        let statuses: Vec<_> = self.pools.iter().map(|pool| pool.status()).collect();
-        self.size.set(to_i64(statuses.iter().map(|s| s.size).sum()));
-        self.available.set(to_i64(statuses.iter().map(|s| s.available).sum()));
-        self.waiting.set(to_i64(statuses.iter().map(|s| s.waiting).sum()));
-        self.max_size.set(to_i64(statuses.iter().map(|s| s.max_size).sum()));
+        let status = self.pool.status();
+        self.size.set(to_i64(status.size));
+        self.available.set(to_i64(status.available));
+        self.waiting.set(to_i64(status.waiting));
+        self.max_size.set(to_i64(status.max_size));
         [&self.size, &self.available, &self.waiting, &self.max_size].into_iter().flat_map(|g| g.collect()).collect()
     }
 }
