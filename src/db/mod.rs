@@ -25,6 +25,23 @@ pub fn build_pool(database_url: &str, max_size: usize, wait: Duration) -> anyhow
     // broken, so the pool replaces it.
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
+    // tokio-postgres drives each connection from a task spawned where the
+    // connection is opened. Opening it on the runtime that builds the pool
+    // (the multi-threaded main runtime when serving) keeps those drivers off
+    // the single-threaded HTTP workers, where a busy worker would starve the
+    // connections other workers are waiting on.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        config.custom_setup = Box::new(move |url: &str| {
+            let url = url.to_owned();
+            let opened = runtime
+                .spawn(async move { <AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url).await });
+            Box::pin(async move {
+                opened
+                    .await
+                    .map_err(|e| diesel::ConnectionError::BadConnection(format!("opening a connection: {e}")))?
+            })
+        });
+    }
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     let pool = Pool::builder(manager)
         .max_size(max_size)

@@ -53,12 +53,11 @@ pub async fn no_route(
 
 /// Path parameters that fail to parse (a malformed id) answer 400 naming the
 /// segment, instead of actix's plain-text 404.
-pub fn path_error(err: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
+pub fn path_error(_err: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
     let field = req
         .match_info()
         .iter()
         .find(|(_, value)| uuid::Uuid::parse_str(value).is_err())
         .map_or("path", |(name, _)| name);
-    let _ = err;
     ApiError::bad_request("invalid_path_parameter", field, "must be a UUID").into()
 }

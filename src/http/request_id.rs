@@ -41,11 +41,10 @@ pub async fn middleware(
     let span = tracing::info_span!("request", request_id = %id, method = %req.method());
     let started = Instant::now();
     let scoped_id = id.clone();
-    let response = REQUEST_ID
+    let mut response = REQUEST_ID
         .scope(scoped_id, async move { next.call(req).await.map(|r| ensure_problem_body(r.map_into_boxed_body())) })
         .instrument(span.clone())
         .await?;
-    let mut response = response;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);
     }
