@@ -32,6 +32,7 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
         (name = "clients", description = "The people a practice treats"),
         (name = "instruments", description = "Versioned questionnaires: built-in and your practice's own"),
         (name = "assessments", description = "Administering instruments to clients and scoring the answers"),
+        (name = "exercises", description = "The homework library: built-in exercises and your practice's own"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(

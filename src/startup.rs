@@ -20,7 +20,7 @@ use crate::health::metrics::PoolCollector;
 use crate::http::fallback::{self, KnownRoutes};
 use crate::http::json::BodyLimit;
 use crate::http::{idempotency, request_id};
-use crate::{api_clients, assessments, auth, clients, health, instruments, openapi};
+use crate::{api_clients, assessments, auth, clients, exercises, health, instruments, openapi};
 
 /// What every handler may reach.
 pub struct AppState {
@@ -42,7 +42,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(api_clients::routes::configure)
             .configure(clients::routes::configure)
             .configure(instruments::routes::configure)
-            .configure(assessments::routes::configure),
+            .configure(assessments::routes::configure)
+            .configure(exercises::routes::configure),
     );
 }
 
@@ -91,7 +92,7 @@ impl Application {
             let applied = db::run_migrations(&args.database.database_url).context("applying migrations")?;
             tracing::info!(count = applied.len(), "migrations applied");
         }
-        instruments::catalog::load(&args.database.database_url).await.context("loading the built-in catalog")?;
+        crate::catalog::load(&args.database.database_url).await.context("loading the built-in catalog")?;
         let pool = db::build_pool(
             &args.database.database_url,
             usize::from(args.database.db_pool_size),

@@ -105,6 +105,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    exercises (id) {
+        id -> Uuid,
+        practice_id -> Nullable<Uuid>,
+        key -> Text,
+        version -> Int4,
+        title -> Text,
+        target -> Text,
+        definition -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_clients -> practices (practice_id));
 diesel::joinable!(assessments -> instruments (instrument_id));
 diesel::joinable!(clients -> practices (practice_id));
@@ -117,5 +130,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     instruments,
     assessments,
-    assessment_scores
+    assessment_scores,
+    exercises
 );

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::http::FieldError;
+use crate::keys::is_key;
 
 /// The answer scale shared by every item: integers `min..=max`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -139,12 +140,6 @@ pub struct InstrumentDefinition {
 const MAX_ITEMS: usize = 500;
 const MAX_SUBSCALES: usize = 50;
 const MAX_TEXT: usize = 2000;
-
-fn is_key(value: &str) -> bool {
-    !value.is_empty()
-        && value.len() <= 64
-        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
 
 impl Subscale {
     /// The range a score of this subscale can take with `items` items.

@@ -52,7 +52,7 @@ pub fn questionnaire(id: uuid::Uuid, version: i32, definition: &InstrumentDefini
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instruments::catalog::builtin_instruments;
+    use crate::catalog::builtin_instruments;
 
     #[test]
     fn reverse_keyed_items_carry_reversed_weights() {

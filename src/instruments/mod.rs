@@ -1,6 +1,5 @@
 //! Instruments: versioned questionnaire definitions, built-in and per practice.
 
-pub mod catalog;
 pub mod definition;
 pub mod fhir;
 pub mod model;

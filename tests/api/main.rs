@@ -6,6 +6,7 @@ mod api_clients;
 mod assessments;
 mod auth;
 mod clients;
+mod exercises;
 mod health;
 mod helpers;
 mod http_conventions;

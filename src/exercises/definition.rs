@@ -1,0 +1,188 @@
+//! The exercise definition format: a homework practice as data, with the
+//! fields a client logs each time and the rules that recommend it.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::http::FieldError;
+use crate::keys::is_key;
+
+/// Which lean an exercise works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    OverIndependence,
+    OverDependence,
+    Both,
+}
+
+impl Target {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Target::OverIndependence => "over_independence",
+            Target::OverDependence => "over_dependence",
+            Target::Both => "both",
+        }
+    }
+}
+
+/// The type of a logged field, with its limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LogFieldKind {
+    /// An integer from `min` to `max` (e.g. discomfort 0..10).
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    /// Free text of at most `max_length` characters.
+    Text {
+        max_length: u32,
+    },
+    Boolean,
+    /// One of `options`.
+    Choice {
+        options: Vec<String>,
+    },
+    /// A duration in whole minutes, 0 to `max`.
+    Minutes {
+        max: u32,
+    },
+}
+
+/// A field the client fills in each time they log the exercise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LogField {
+    pub key: String,
+    /// The question shown to the client.
+    pub label: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(flatten)]
+    pub kind: LogFieldKind,
+}
+
+/// When a client's latest scores recommend the exercise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RecommendationRule {
+    /// A subscale of an instrument scored at or above a threshold.
+    SubscaleAtLeast { instrument: String, subscale: String, at_least: f64 },
+    /// A subscale of an instrument scored at or below a threshold (for
+    /// subscales where higher is better, such as mutuality).
+    SubscaleAtMost { instrument: String, subscale: String, at_most: f64 },
+    /// An instrument's classification came out as `label`.
+    ClassificationIs { instrument: String, label: String },
+}
+
+/// A homework exercise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExerciseDefinition {
+    /// Stable key (lowercase letters, digits, `_`); registering it again
+    /// makes its next version.
+    pub key: String,
+    pub title: String,
+    /// One or two sentences for the clinician.
+    pub summary: String,
+    /// Step-by-step instructions for the client.
+    pub instructions: Vec<String>,
+    pub target: Target,
+    /// How many times a week it is usually practised (1 to 14).
+    pub suggested_cadence_per_week: u32,
+    pub log_fields: Vec<LogField>,
+    #[serde(default)]
+    pub recommend_when: Vec<RecommendationRule>,
+}
+
+fn blank_or_longer(value: &str, max: usize) -> bool {
+    value.trim().is_empty() || value.chars().count() > max
+}
+
+impl ExerciseDefinition {
+    /// Every rule a definition must keep, each failure naming its field.
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut fail = |field: String, message: &str| errors.push(FieldError::new(field, message));
+        if !is_key(&self.key) {
+            fail("key".into(), "must be 1 to 64 lowercase letters, digits or underscores");
+        }
+        if blank_or_longer(&self.title, 200) {
+            fail("title".into(), "must be 1 to 200 characters");
+        }
+        if blank_or_longer(&self.summary, 1000) {
+            fail("summary".into(), "must be 1 to 1000 characters");
+        }
+        if self.instructions.is_empty() || self.instructions.len() > 30 {
+            fail("instructions".into(), "must hold 1 to 30 steps");
+        }
+        for (i, step) in self.instructions.iter().enumerate() {
+            if blank_or_longer(step, 1000) {
+                fail(format!("instructions[{i}]"), "must be 1 to 1000 characters");
+            }
+        }
+        if !(1..=14).contains(&self.suggested_cadence_per_week) {
+            fail("suggested_cadence_per_week".into(), "must be 1 to 14");
+        }
+        if self.log_fields.len() > 30 {
+            fail("log_fields".into(), "must hold at most 30 fields");
+        }
+        let mut keys = HashSet::new();
+        for (i, field) in self.log_fields.iter().enumerate() {
+            let at = |name: &str| format!("log_fields[{i}].{name}");
+            if !is_key(&field.key) {
+                fail(at("key"), "must be 1 to 64 lowercase letters, digits or underscores");
+            }
+            if !keys.insert(field.key.as_str()) {
+                fail(at("key"), "duplicates another field's key");
+            }
+            if blank_or_longer(&field.label, 300) {
+                fail(at("label"), "must be 1 to 300 characters");
+            }
+            match &field.kind {
+                LogFieldKind::Integer { min, max } if min >= max => fail(at("max"), "must be greater than min"),
+                LogFieldKind::Text { max_length } if !(1..=4000).contains(max_length) => {
+                    fail(at("max_length"), "must be 1 to 4000")
+                }
+                LogFieldKind::Choice { options } => {
+                    let distinct: HashSet<&str> = options.iter().map(String::as_str).collect();
+                    if options.len() < 2 || options.len() > 30 || distinct.len() != options.len() {
+                        fail(at("options"), "must hold 2 to 30 distinct options");
+                    }
+                    if options.iter().any(|o| !is_key(o)) {
+                        fail(at("options"), "each option must be lowercase letters, digits or underscores");
+                    }
+                }
+                LogFieldKind::Minutes { max } if !(1..=1440).contains(max) => fail(at("max"), "must be 1 to 1440"),
+                _ => {}
+            }
+        }
+        for (i, rule) in self.recommend_when.iter().enumerate() {
+            match rule {
+                RecommendationRule::SubscaleAtLeast { instrument, subscale, at_least: threshold }
+                | RecommendationRule::SubscaleAtMost { instrument, subscale, at_most: threshold } => {
+                    if !is_key(instrument) {
+                        fail(format!("recommend_when[{i}].instrument"), "must be an instrument key");
+                    }
+                    if !is_key(subscale) {
+                        fail(format!("recommend_when[{i}].subscale"), "must be a subscale key");
+                    }
+                    if !threshold.is_finite() {
+                        fail(format!("recommend_when[{i}]"), "the threshold must be a number");
+                    }
+                }
+                RecommendationRule::ClassificationIs { instrument, label } => {
+                    if !is_key(instrument) {
+                        fail(format!("recommend_when[{i}].instrument"), "must be an instrument key");
+                    }
+                    if !is_key(label) {
+                        fail(format!("recommend_when[{i}].label"), "must be a classification label");
+                    }
+                }
+            }
+        }
+        errors
+    }
+}

@@ -1,0 +1,4 @@
+pub mod definition;
+pub mod model;
+pub mod routes;
+pub mod store;

@@ -1,0 +1,8 @@
+//! Stable keys of definitions (instruments, subscales, exercises, fields).
+
+/// 1 to 64 lowercase ASCII letters, digits or underscores.
+pub fn is_key(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
