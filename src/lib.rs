@@ -13,6 +13,7 @@ pub mod db;
 pub mod exercises;
 pub mod fhir;
 pub mod health;
+pub mod homework;
 pub mod http;
 pub mod instruments;
 pub mod keys;

@@ -33,6 +33,7 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
         (name = "instruments", description = "Versioned questionnaires: built-in and your practice's own"),
         (name = "assessments", description = "Administering instruments to clients and scoring the answers"),
         (name = "exercises", description = "The homework library: built-in exercises and your practice's own"),
+        (name = "homework", description = "Exercises assigned to clients, and the practices they log"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(

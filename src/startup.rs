@@ -20,7 +20,7 @@ use crate::health::metrics::PoolCollector;
 use crate::http::fallback::{self, KnownRoutes};
 use crate::http::json::BodyLimit;
 use crate::http::{idempotency, request_id};
-use crate::{api_clients, assessments, auth, clients, exercises, health, instruments, openapi};
+use crate::{api_clients, assessments, auth, clients, exercises, health, homework, instruments, openapi};
 
 /// What every handler may reach.
 pub struct AppState {
@@ -43,7 +43,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(clients::routes::configure)
             .configure(instruments::routes::configure)
             .configure(assessments::routes::configure)
-            .configure(exercises::routes::configure),
+            .configure(exercises::routes::configure)
+            .configure(homework::routes::configure),
     );
 }
 

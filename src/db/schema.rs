@@ -118,7 +118,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    homework (practice_id, id) {
+        practice_id -> Uuid,
+        id -> Uuid,
+        client_id -> Uuid,
+        exercise_id -> Uuid,
+        cadence_per_week -> Int4,
+        starts_on -> Date,
+        ends_on -> Nullable<Date>,
+        note -> Nullable<Text>,
+        status -> Text,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    homework_pauses (practice_id, homework_id, paused_at) {
+        practice_id -> Uuid,
+        homework_id -> Uuid,
+        paused_at -> Timestamptz,
+        resumed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    homework_logs (practice_id, id) {
+        practice_id -> Uuid,
+        id -> Uuid,
+        homework_id -> Uuid,
+        client_id -> Uuid,
+        occurred_at -> Timestamptz,
+        done -> Bool,
+        fields -> Jsonb,
+        reflection -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_clients -> practices (practice_id));
+diesel::joinable!(homework -> exercises (exercise_id));
 diesel::joinable!(assessments -> instruments (instrument_id));
 diesel::joinable!(clients -> practices (practice_id));
 
@@ -131,5 +172,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     instruments,
     assessments,
     assessment_scores,
-    exercises
+    exercises,
+    homework,
+    homework_pauses,
+    homework_logs
 );

@@ -1,4 +1,5 @@
 pub mod definition;
+pub mod logging;
 pub mod model;
 pub mod routes;
 pub mod store;

@@ -9,6 +9,7 @@ mod clients;
 mod exercises;
 mod health;
 mod helpers;
+mod homework;
 mod http_conventions;
 mod idempotency;
 mod instruments;
