@@ -19,5 +19,6 @@ pub mod instruments;
 pub mod keys;
 pub mod openapi;
 pub mod practices;
+pub mod recommendations;
 pub mod startup;
 pub mod telemetry;

@@ -20,7 +20,9 @@ use crate::health::metrics::PoolCollector;
 use crate::http::fallback::{self, KnownRoutes};
 use crate::http::json::BodyLimit;
 use crate::http::{idempotency, request_id};
-use crate::{api_clients, assessments, auth, clients, exercises, health, homework, instruments, openapi};
+use crate::{
+    api_clients, assessments, auth, clients, exercises, health, homework, instruments, openapi, recommendations,
+};
 
 /// What every handler may reach.
 pub struct AppState {
@@ -44,7 +46,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(instruments::routes::configure)
             .configure(assessments::routes::configure)
             .configure(exercises::routes::configure)
-            .configure(homework::routes::configure),
+            .configure(homework::routes::configure)
+            .configure(recommendations::routes::configure),
     );
 }
 

@@ -14,7 +14,7 @@ async fn instrument_id(app: &TestApp, token: &str, key: &str) -> String {
 
 /// ax: 6 5 2 6 3 5 -> keyed 6 5 6 6 5 5 = 33, mean 5.5 (high).
 /// av: 2 3 6 1 5 2 -> keyed 2 3 2 1 3 2 = 13, mean 13/6 = 2.1667 (low). Anxious.
-fn anxious_answers() -> Value {
+pub fn anxious_answers() -> Value {
     let values = [("ax", [6, 5, 2, 6, 3, 5]), ("av", [2, 3, 6, 1, 5, 2])];
     let answers: Vec<Value> = values
         .iter()

@@ -15,4 +15,5 @@ mod idempotency;
 mod instruments;
 mod migrations;
 mod openapi;
+mod recommendations;
 mod tokens;
