@@ -15,6 +15,8 @@ pub const SUBSCALE_SYSTEM: &str = "urn:attune:subscale";
 pub const ANSWER_SYSTEM: &str = "urn:attune:answer";
 pub const CLIENT_ID_SYSTEM: &str = "urn:attune:client";
 pub const EXTERNAL_ID_SYSTEM: &str = "urn:attune:external-id";
+pub const EXERCISE_SYSTEM: &str = "urn:attune:exercise";
+pub const HOMEWORK_LOG_SYSTEM: &str = "urn:attune:homework-log";
 
 /// A FHIR R4 resource (JSON), as exported for EHRs.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -28,4 +30,14 @@ pub fn respond(resource: serde_json::Value) -> HttpResponse {
 /// The canonical URL of an instrument version.
 pub fn questionnaire_canonical(key: &str, version: i32) -> String {
     format!("{INSTRUMENT_SYSTEM}:{key}|{version}")
+}
+
+/// The FHIR subject: the client's id in this service, and the integrator's
+/// own id when it has one.
+pub fn subject(client_id: uuid::Uuid, external_id: Option<&str>) -> serde_json::Value {
+    let identifier = match external_id {
+        Some(id) => serde_json::json!({"system": EXTERNAL_ID_SYSTEM, "value": id}),
+        None => serde_json::json!({"system": CLIENT_ID_SYSTEM, "value": client_id.to_string()}),
+    };
+    serde_json::json!({"reference": format!("Patient/{client_id}"), "identifier": identifier})
 }

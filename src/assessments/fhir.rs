@@ -5,20 +5,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::model::Assessment;
-use crate::fhir::{
-    ANSWER_SYSTEM, CLIENT_ID_SYSTEM, EXTERNAL_ID_SYSTEM, OBSERVATION_CATEGORY, SUBSCALE_SYSTEM, questionnaire_canonical,
-};
+use crate::fhir::{ANSWER_SYSTEM, OBSERVATION_CATEGORY, SUBSCALE_SYSTEM, questionnaire_canonical, subject};
 use crate::instruments::definition::InstrumentDefinition;
-
-/// The FHIR subject: the client's id in this service, and the integrator's
-/// own id when it has one.
-fn subject(client_id: Uuid, external_id: Option<&str>) -> Value {
-    let identifier = match external_id {
-        Some(id) => json!({"system": EXTERNAL_ID_SYSTEM, "value": id}),
-        None => json!({"system": CLIENT_ID_SYSTEM, "value": client_id.to_string()}),
-    };
-    json!({"reference": format!("Patient/{client_id}"), "identifier": identifier})
-}
 
 /// `None` when the assessment is not completed.
 pub fn bundle(assessment: &Assessment, definition: &InstrumentDefinition, external_id: Option<&str>) -> Option<Value> {

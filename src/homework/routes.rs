@@ -17,6 +17,7 @@ use crate::auth::scopes::{HomeworkRead, HomeworkWrite};
 use crate::exercises::definition::ExerciseDefinition;
 use crate::exercises::logging::check_fields;
 use crate::exercises::store::find_exercise;
+use crate::fhir::{self, FhirResource};
 use crate::http::etag::{Precondition, etag};
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ValidJson, ValidQuery};
@@ -37,7 +38,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_homework)
         .service(update_homework)
         .service(create_homework_log)
-        .service(list_homework_logs);
+        .service(list_homework_logs)
+        .service(get_homework_fhir);
 }
 
 async fn exercise_definition(
@@ -374,4 +376,51 @@ pub async fn list_homework_logs(
     let rows = store::list_logs(&mut conn, practice, *id, query.from, query.to, page).await?;
     let (rows, next_cursor) = page.finish(rows, |row| row.id);
     Ok(web::Json(HomeworkLogList { data: rows.into_iter().map(HomeworkLog::from).collect(), next_cursor }))
+}
+
+/// Logs read into a FHIR export at most.
+const FHIR_LOG_LIMIT: i64 = 200;
+
+/// Export an assignment as FHIR.
+///
+/// The assignment as a FHIR R4 `Task` (`application/fhir+json`): for the
+/// client, its status mapped (active -> in-progress, paused -> on-hold), the
+/// exercise as its code, the cadence as `restriction.repetitions` per week of
+/// its period, and its most recent logs (up to 200) as outputs.
+#[utoipa::path(
+    operation_id = "get_homework_fhir",
+    tag = "homework",
+    params(("id" = Uuid, Path, description = "The assignment's id")),
+    responses(
+        (status = 200, description = "A FHIR R4 Task", body = FhirResource, content_type = "application/fhir+json"),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
+        (status = 404, response = responses::NotFound),
+        (status = 503, response = responses::Unavailable),
+    ),
+    security(("oauth2" = ["homework:read"]), ("bearer" = []))
+)]
+#[get("/homework/{id}/fhir")]
+pub async fn get_homework_fhir(
+    auth: Auth<HomeworkRead>,
+    id: web::Path<Uuid>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let practice = auth.practice_id;
+    let mut conn = state.pool.get().await?;
+    let (homework, _) = current(&mut conn, practice, *id).await?;
+    let title = exercise_definition(&mut conn, practice, homework.exercise_id)
+        .await?
+        .map_or_else(|| homework.exercise_key.clone(), |d| d.title);
+    let external_id =
+        clients::store::find_client(&mut conn, practice, homework.client_id).await?.and_then(|c| c.external_id);
+    let page = PageRequest::new(Some(FHIR_LOG_LIMIT), None)?;
+    let logs: Vec<HomeworkLog> = store::list_logs(&mut conn, practice, homework.id, None, None, page)
+        .await?
+        .into_iter()
+        .take(usize::try_from(FHIR_LOG_LIMIT).unwrap_or(200))
+        .map(HomeworkLog::from)
+        .collect();
+    Ok(fhir::respond(super::fhir::task(&homework, &title, external_id.as_deref(), &logs)))
 }

@@ -205,3 +205,29 @@ async fn another_practices_homework_is_not_found_by_any_verb() {
     assert_eq!(fetched.headers().get("etag").unwrap(), "\"v1\"");
     assert_eq!(s.app.count("SELECT count(*) AS count FROM homework_logs").await, 1);
 }
+
+#[tokio::test]
+async fn an_assignment_exports_as_a_fhir_task_with_its_logs() {
+    let s = setup().await;
+    let homework = assign(&s).await;
+    let path = format!("/v1/homework/{}", homework["id"].as_str().unwrap());
+    s.app.post_json(&format!("{path}/logs"), &s.token, &good_log()).await;
+    patch(&s, &path, json!({"status": "paused"}), None).await;
+    let response = s.app.get(&format!("{path}/fhir"), &s.token).await;
+    assert_eq!(response.headers().get("content-type").unwrap(), "application/fhir+json");
+    let task: Value = response.json().await.unwrap();
+    assert_eq!(task["resourceType"], "Task");
+    assert_eq!(task["status"], "on-hold");
+    assert_eq!(task["intent"], "order");
+    assert_eq!(task["code"]["coding"][0]["code"], "ask_for_small_help");
+    assert_eq!(task["for"]["reference"], format!("Patient/{}", s.client_id));
+    assert_eq!(task["restriction"]["repetitions"], 3);
+    assert_eq!(task["restriction"]["period"]["start"], week_ago());
+    let outputs = task["output"].as_array().unwrap();
+    assert_eq!(outputs.len(), 1);
+    assert_eq!(outputs[0]["type"]["coding"][0]["code"], "done");
+    let record: Value = serde_json::from_str(outputs[0]["valueString"].as_str().unwrap()).unwrap();
+    assert_eq!(record["fields"]["discomfort_before"], 7);
+    let token_b = s.app.token_b().await;
+    assert_problem(s.app.get(&format!("{path}/fhir"), &token_b).await, 404, "not_found").await;
+}
