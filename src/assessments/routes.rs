@@ -121,14 +121,7 @@ pub async fn create_assessment(
     let fingerprint = idempotency::fingerprint(&req, &input)?;
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
-            let client = clients::store::find_client(conn, practice, input.client_id).await?;
-            match client {
-                None => return Err(ApiError::validation("client_id", "no client with this id in your practice")),
-                Some(c) if c.archived_at.is_some() => {
-                    return Err(ApiError::validation("client_id", "the client is archived"));
-                }
-                Some(_) => {}
-            }
+            clients::require_live_client(conn, practice, input.client_id).await?;
             let instrument = instrument_for(conn, practice, input.instrument_id)
                 .await?
                 .ok_or_else(|| ApiError::validation("instrument_id", "no instrument with this id in your practice"))?;

@@ -173,8 +173,8 @@ pub async fn complete(
     answers: &[Answer],
     result: &ScoreResult,
 ) -> QueryResult<()> {
-    let answers_json = to_json(&answers)?;
-    let result_json = to_json(result)?;
+    let answers_json = crate::db::to_jsonb(&answers)?;
+    let result_json = crate::db::to_jsonb(result)?;
     let completed_at: DateTime<Utc> = diesel::update(assessments::table)
         .filter(assessments::practice_id.eq(practice.0))
         .filter(assessments::id.eq(id))
@@ -222,9 +222,4 @@ pub async fn cancel(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// JSON for a jsonb column, failing as a diesel error.
-fn to_json<T: serde::Serialize>(value: &T) -> QueryResult<serde_json::Value> {
-    serde_json::to_value(value).map_err(|e| diesel::result::Error::SerializationError(e.into()))
 }

@@ -96,3 +96,27 @@ where
     let mut conn = pool.get().await?;
     conn.transaction::<T, crate::http::ApiError, _>(async |conn| op(conn).await).await
 }
+
+/// Takes a transaction-scoped advisory lock named by `name`, ordering
+/// concurrent writers of the same thing (e.g. the next version of one key).
+pub async fn advisory_xact_lock(conn: &mut AsyncPgConnection, name: &str) -> diesel::QueryResult<()> {
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A value as JSON for a jsonb column; a failure is a diesel error.
+pub fn to_jsonb<T: serde::Serialize>(value: &T) -> diesel::QueryResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| diesel::result::Error::SerializationError(e.into()))
+}
+
+/// An insert another instance already made counts as done.
+pub fn unless_already_inserted<T>(result: diesel::QueryResult<T>) -> diesel::QueryResult<()> {
+    match result {
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}

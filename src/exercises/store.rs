@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -84,10 +83,7 @@ pub async fn register_exercise(
     if builtin > 0 {
         return Ok(Registration::KeyReserved);
     }
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<Text, _>(format!("exercise:{practice}:{}", definition.key))
-        .execute(conn)
-        .await?;
+    crate::db::advisory_xact_lock(conn, &format!("exercise:{practice}:{}", definition.key)).await?;
     let latest: Option<i32> = exercises::table
         .filter(exercises::practice_id.eq(practice.0))
         .filter(exercises::key.eq(&definition.key))
@@ -103,7 +99,7 @@ async fn insert(
     definition: &ExerciseDefinition,
     version: i32,
 ) -> QueryResult<ExerciseRow> {
-    let json = serde_json::to_value(definition).map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
+    let json = crate::db::to_jsonb(definition)?;
     diesel::insert_into(exercises::table)
         .values((
             exercises::id.eq(Uuid::now_v7()),
@@ -139,9 +135,6 @@ pub async fn ensure_builtin(conn: &mut AsyncPgConnection, definition: &ExerciseD
         }
         None => 1,
     };
-    match insert(conn, None, definition, next).await {
-        // Another instance loaded the same version first.
-        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => Ok(()),
-        other => other.map(|_| ()),
-    }
+    // Another instance may have loaded the same version first.
+    crate::db::unless_already_inserted(insert(conn, None, definition, next).await)
 }

@@ -98,13 +98,7 @@ pub async fn create_homework(
     let fingerprint = idempotency::fingerprint(&req, &input)?;
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
-            match clients::store::find_client(conn, practice, input.client_id).await? {
-                None => return Err(ApiError::validation("client_id", "no client with this id in your practice")),
-                Some(c) if c.archived_at.is_some() => {
-                    return Err(ApiError::validation("client_id", "the client is archived"));
-                }
-                Some(_) => {}
-            }
+            clients::require_live_client(conn, practice, input.client_id).await?;
             if exercise_definition(conn, practice, input.exercise_id).await?.is_none() {
                 return Err(ApiError::validation("exercise_id", "no exercise with this id in your practice"));
             }

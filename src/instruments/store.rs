@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -80,10 +79,7 @@ pub async fn register_instrument(
     if builtin > 0 {
         return Ok(Registration::KeyReserved);
     }
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<Text, _>(format!("instrument:{practice}:{}", definition.key))
-        .execute(conn)
-        .await?;
+    crate::db::advisory_xact_lock(conn, &format!("instrument:{practice}:{}", definition.key)).await?;
     let latest: Option<i32> = instruments::table
         .filter(instruments::practice_id.eq(practice.0))
         .filter(instruments::key.eq(&definition.key))
@@ -100,7 +96,7 @@ async fn insert(
     definition: &InstrumentDefinition,
     version: i32,
 ) -> QueryResult<InstrumentRow> {
-    let json = serde_json::to_value(definition).map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
+    let json = crate::db::to_jsonb(definition)?;
     diesel::insert_into(instruments::table)
         .values((
             instruments::id.eq(Uuid::now_v7()),
@@ -136,9 +132,6 @@ pub async fn ensure_builtin(conn: &mut AsyncPgConnection, definition: &Instrumen
         }
         None => 1,
     };
-    match insert(conn, None, definition, next).await {
-        // Another instance loaded the same version first.
-        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => Ok(()),
-        other => other.map(|_| ()),
-    }
+    // Another instance may have loaded the same version first.
+    crate::db::unless_already_inserted(insert(conn, None, definition, next).await)
 }
