@@ -120,6 +120,9 @@ pub struct NewAssessment {
     /// Answers given already (e.g. on paper): the assessment is completed.
     #[validate(length(max = 500, message = "at most 500 answers"))]
     pub answers: Option<Vec<Answer>>,
+    /// When the answers were given, if not now (a form entered later); only
+    /// with `answers`, never in the future.
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 /// A client's answers.
@@ -129,6 +132,9 @@ pub struct NewAssessment {
 pub struct AssessmentResponses {
     #[validate(length(min = 1, max = 500, message = "must hold 1 to 500 answers"))]
     pub answers: Vec<Answer>,
+    /// When the answers were given, if not now (a form entered later); never
+    /// in the future.
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 /// Filters and paging for `GET /v1/assessments`.

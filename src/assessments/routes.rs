@@ -2,6 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Duration, Utc};
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
@@ -57,10 +58,23 @@ async fn score_and_complete(
     client_id: Uuid,
     (instrument, definition): &(InstrumentRow, InstrumentDefinition),
     answers: &[Answer],
+    completed_at: Option<DateTime<Utc>>,
 ) -> Result<(), ApiError> {
+    let now = Utc::now();
+    // A little clock skew between the integrator and us is not "the future".
+    if completed_at.is_some_and(|at| at > now + Duration::minutes(5)) {
+        return Err(ApiError::validation("completed_at", "must not be in the future"));
+    }
     let result = scoring::score(definition, answers).map_err(ApiError::Validation)?;
     let practice = principal.practice_id;
-    store::complete(conn, practice, assessment_id, client_id, instrument.id, &instrument.key, answers, &result).await?;
+    let completion = store::Completion {
+        instrument_id: instrument.id,
+        instrument_key: &instrument.key,
+        answers,
+        result: &result,
+        at: completed_at.unwrap_or(now),
+    };
+    store::complete(conn, practice, assessment_id, client_id, completion).await?;
     audit::record(conn, principal, "assessment.completed", RESOURCE, assessment_id).await?;
     Ok(())
 }
@@ -128,8 +142,13 @@ pub async fn create_assessment(
             let id =
                 store::insert_assessment(conn, practice, input.client_id, input.instrument_id, input.due_on).await?;
             audit::record(conn, &principal, "assessment.assigned", RESOURCE, id).await?;
-            if let Some(answers) = &input.answers {
-                score_and_complete(conn, &principal, id, input.client_id, &instrument, answers).await?;
+            match (&input.answers, input.completed_at) {
+                (Some(answers), completed_at) => {
+                    score_and_complete(conn, &principal, id, input.client_id, &instrument, answers, completed_at)
+                        .await?;
+                }
+                (None, Some(_)) => return Err(ApiError::validation("completed_at", "only with answers")),
+                (None, None) => {}
             }
             current(conn, practice, id, true).await
         })
@@ -308,7 +327,8 @@ pub async fn submit_responses(
             let instrument = instrument_for(conn, practice, locked.instrument_id)
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assessment's instrument is missing")))?;
-            score_and_complete(conn, &principal, id, locked.client_id, &instrument, &input.answers).await?;
+            score_and_complete(conn, &principal, id, locked.client_id, &instrument, &input.answers, input.completed_at)
+                .await?;
             current(conn, practice, id, false).await
         })
     })

@@ -160,19 +160,25 @@ pub async fn lock_assessment(
     Ok(found.map(|(status, client_id, instrument_id)| Locked { status, client_id, instrument_id }))
 }
 
+/// A scored answer set and when it was given.
+pub struct Completion<'a> {
+    pub instrument_id: Uuid,
+    pub instrument_key: &'a str,
+    pub answers: &'a [Answer],
+    pub result: &'a ScoreResult,
+    pub at: DateTime<Utc>,
+}
+
 /// Records answers and their scores: the assessment row and one score row
 /// per subscale (the series progress reads).
-#[allow(clippy::too_many_arguments)]
 pub async fn complete(
     conn: &mut AsyncPgConnection,
     practice: PracticeId,
     id: Uuid,
     client_id: Uuid,
-    instrument_id: Uuid,
-    instrument_key: &str,
-    answers: &[Answer],
-    result: &ScoreResult,
+    completion: Completion<'_>,
 ) -> QueryResult<()> {
+    let Completion { instrument_id, instrument_key, answers, result, at } = completion;
     let answers_json = crate::db::to_jsonb(&answers)?;
     let result_json = crate::db::to_jsonb(result)?;
     let completed_at: DateTime<Utc> = diesel::update(assessments::table)
@@ -182,7 +188,7 @@ pub async fn complete(
             assessments::status.eq(AssessmentStatus::Completed.as_str()),
             assessments::answers.eq(answers_json),
             assessments::result.eq(result_json),
-            assessments::completed_at.eq(diesel::dsl::now),
+            assessments::completed_at.eq(at),
             assessments::updated_at.eq(diesel::dsl::now),
             assessments::version.eq(assessments::version + 1),
         ))
