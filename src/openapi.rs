@@ -34,6 +34,8 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
         (name = "assessments", description = "Administering instruments to clients and scoring the answers"),
         (name = "exercises", description = "The homework library: built-in exercises and your practice's own"),
         (name = "homework", description = "Exercises assigned to clients, and the practices they log"),
+        (name = "progress", description = "Movement over time: reliable change, adherence, flags, charts"),
+        (name = "relationships", description = "Clients linked for joint work, and the couple's profile side by side"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(

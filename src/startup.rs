@@ -21,7 +21,8 @@ use crate::http::fallback::{self, KnownRoutes};
 use crate::http::json::BodyLimit;
 use crate::http::{idempotency, request_id};
 use crate::{
-    api_clients, assessments, auth, clients, exercises, health, homework, instruments, openapi, recommendations,
+    api_clients, assessments, auth, clients, exercises, health, homework, instruments, norms, openapi, progress,
+    recommendations, relationships,
 };
 
 /// What every handler may reach.
@@ -47,7 +48,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(assessments::routes::configure)
             .configure(exercises::routes::configure)
             .configure(homework::routes::configure)
-            .configure(recommendations::routes::configure),
+            .configure(recommendations::routes::configure)
+            .configure(progress::routes::configure)
+            .configure(relationships::routes::configure)
+            .configure(norms::routes::configure),
     );
 }
 

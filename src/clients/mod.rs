@@ -12,11 +12,19 @@ use crate::practices::PracticeId;
 /// practice: 422 naming the field otherwise (the same answer for another
 /// practice's client as for none).
 pub async fn require_live_client(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> Result<(), ApiError> {
+    require_live_client_at(conn, practice, id, "client_id").await
+}
+
+/// `require_live_client` for a client id found at `field` of the body.
+pub async fn require_live_client_at(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    id: Uuid,
+    field: &str,
+) -> Result<(), ApiError> {
     match store::find_client(conn, practice, id).await? {
-        None => Err(ApiError::validation("client_id", "no client with this id in your practice")),
-        Some(client) if client.archived_at.is_some() => {
-            Err(ApiError::validation("client_id", "the client is archived"))
-        }
+        None => Err(ApiError::validation(field, "no client with this id in your practice")),
+        Some(client) if client.archived_at.is_some() => Err(ApiError::validation(field, "the client is archived")),
         Some(_) => Ok(()),
     }
 }

@@ -158,6 +158,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    relationships (practice_id, id) {
+        practice_id -> Uuid,
+        id -> Uuid,
+        kind -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    relationship_members (practice_id, relationship_id, client_id) {
+        practice_id -> Uuid,
+        relationship_id -> Uuid,
+        client_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    local_norms (practice_id, instrument_id, subscale) {
+        practice_id -> Uuid,
+        instrument_id -> Uuid,
+        subscale -> Text,
+        n -> Int4,
+        mean -> Float8,
+        sd -> Float8,
+        alpha -> Float8,
+        computed_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_clients -> practices (practice_id));
 diesel::joinable!(homework -> exercises (exercise_id));
 diesel::joinable!(assessments -> instruments (instrument_id));
@@ -175,5 +205,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     exercises,
     homework,
     homework_pauses,
-    homework_logs
+    homework_logs,
+    relationships,
+    relationship_members,
+    local_norms
 );

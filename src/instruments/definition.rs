@@ -142,6 +142,11 @@ const MAX_SUBSCALES: usize = 50;
 const MAX_TEXT: usize = 2000;
 
 impl Subscale {
+    /// The label of the band `score` falls in, if any.
+    pub fn band_of(&self, score: f64) -> Option<&str> {
+        self.bands.iter().find(|band| band.min <= score && score <= band.max).map(|band| band.label.as_str())
+    }
+
     /// The range a score of this subscale can take with `items` items.
     pub fn score_range(&self, scale: &ResponseScale, items: usize) -> (f64, f64) {
         let (min, max) = (f64::from(scale.min), f64::from(scale.max));

@@ -101,8 +101,7 @@ pub fn score(definition: &InstrumentDefinition, answers: &[Answer]) -> Result<Sc
             ScoringMethod::Mean => raw / f64::from(answered),
             ScoringMethod::Sum => raw * items.len() as f64 / f64::from(answered),
         };
-        let band =
-            subscale.bands.iter().find(|band| band.min <= score && score <= band.max).map(|band| band.label.clone());
+        let band = subscale.band_of(score).map(str::to_owned);
         subscales.push(SubscaleScore { key: subscale.key.clone(), score, raw, answered, missing, band });
     }
     if !errors.is_empty() {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, assert_problem};
 use crate::instruments::custom_definition;
 
-async fn instrument_id(app: &TestApp, token: &str, key: &str) -> String {
+pub async fn instrument_id(app: &TestApp, token: &str, key: &str) -> String {
     let page: Value = app.get(&format!("/v1/instruments?key={key}"), token).await.json().await.unwrap();
     page["data"][0]["id"].as_str().unwrap().to_owned()
 }

@@ -1,0 +1,158 @@
+//! `GET /v1/clients/{id}/progress` and its chart.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use super::chart;
+use super::model::{ChartQuery, ClientProgress, ProgressQuery, SvgImage};
+use super::report::{self, InstrumentVersion, LocalNorms};
+use super::store::{self, Period};
+use crate::auth::Auth;
+use crate::auth::scopes::ProgressRead;
+use crate::clients;
+use crate::http::json::ValidQuery;
+use crate::http::{ApiError, responses};
+use crate::instruments::definition::InstrumentDefinition;
+use crate::practices::PracticeId;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(get_client_progress).service(get_client_progress_chart);
+}
+
+/// A client's progress.
+///
+/// Per instrument and subscale: the dated series, baseline, latest, change
+/// and Jacobson-Truax reliable change with the norms used (published, or the
+/// practice's local norms where it opted in), and the classification at each
+/// administration. Homework adherence per assignment and overall, with the
+/// last 12 ISO weeks one by one; paused time is not expected. Flags:
+/// reliable deterioration, an active assignment with no log for 14 days, an
+/// assessment past its due date. `from` and `to` (UTC days, inclusive) bound
+/// the series and the adherence totals; `instrument` keeps one instrument.
+#[utoipa::path(
+    operation_id = "get_client_progress",
+    tag = "progress",
+    params(("id" = Uuid, Path, description = "The client's id"), ProgressQuery),
+    responses(
+        (status = 200, description = "The client's progress", body = ClientProgress),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
+        (status = 404, response = responses::NotFound),
+        (status = 503, response = responses::Unavailable),
+    ),
+    security(("oauth2" = ["progress:read"]), ("bearer" = []))
+)]
+#[get("/clients/{id}/progress")]
+pub async fn get_client_progress(
+    auth: Auth<ProgressRead>,
+    id: web::Path<Uuid>,
+    ValidQuery(query): ValidQuery<ProgressQuery>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<ClientProgress>, ApiError> {
+    let period = period(query.from, query.to)?;
+    let mut conn = state.pool.get().await?;
+    let progress =
+        build(&mut conn, auth.practice_id, id.into_inner(), period, query.instrument.as_deref(), Utc::now()).await?;
+    Ok(web::Json(ClientProgress { from: query.from, to: query.to, ..progress }))
+}
+
+/// A chart of one subscale over time.
+///
+/// An SVG line chart of the client's scores on one subscale, with the
+/// subscale's bands shaded and reliable changes from baseline marked
+/// (improvement in green, deterioration in red; only where norms exist).
+/// The SVG carries a `<title>` and a `<desc>` summarising the series for
+/// screen readers, so it can be embedded as is.
+#[utoipa::path(
+    operation_id = "get_client_progress_chart",
+    tag = "progress",
+    params(("id" = Uuid, Path, description = "The client's id"), ChartQuery),
+    responses(
+        (status = 200, description = "The chart", content_type = "image/svg+xml", body = SvgImage),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
+        (status = 404, response = responses::NotFound),
+        (status = 503, response = responses::Unavailable),
+    ),
+    security(("oauth2" = ["progress:read"]), ("bearer" = []))
+)]
+#[get("/clients/{id}/progress/chart.svg")]
+pub async fn get_client_progress_chart(
+    auth: Auth<ProgressRead>,
+    id: web::Path<Uuid>,
+    ValidQuery(query): ValidQuery<ChartQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let period = period(query.from, query.to)?;
+    let mut conn = state.pool.get().await?;
+    let progress =
+        build(&mut conn, auth.practice_id, id.into_inner(), period, Some(&query.instrument), Utc::now()).await?;
+    let instrument = progress.instruments.into_iter().find(|i| i.instrument_key == query.instrument);
+    let Some(instrument) = instrument else {
+        return Err(ApiError::bad_request(
+            "no_scores",
+            "instrument",
+            "the client has no completed administration of this instrument in the period",
+        ));
+    };
+    let Some(subscale) = instrument.subscales.iter().find(|s| s.key == query.subscale) else {
+        return Err(ApiError::bad_request("no_scores", "subscale", "the instrument has no scores for this subscale"));
+    };
+    let svg = chart::render(&instrument.title, subscale).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().content_type("image/svg+xml").insert_header(("Cache-Control", "private, no-store")).body(svg))
+}
+
+fn period(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Period, ApiError> {
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(ApiError::validation("to", "must not be before from"));
+    }
+    let start_of = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
+    Ok(Period {
+        start: from.map(start_of),
+        end: to.and_then(|day| day.checked_add_signed(Duration::days(1))).map(start_of),
+    })
+}
+
+/// Loads a client's rows and builds the whole progress view.
+async fn build(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    client_id: Uuid,
+    period: Period,
+    instrument_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<ClientProgress, ApiError> {
+    clients::store::find_client(conn, practice, client_id).await?.ok_or(ApiError::NotFound("client"))?;
+    let scores = store::scores(conn, practice, client_id, period, instrument_key).await?;
+    let classifications = store::classifications(conn, practice, client_id, period, instrument_key).await?;
+    let mut version_ids: Vec<Uuid> = scores.iter().map(|s| s.instrument_id).collect();
+    version_ids.sort_unstable();
+    version_ids.dedup();
+    let mut versions = HashMap::new();
+    for (id, _key, title, definition) in store::definitions(conn, &version_ids).await? {
+        let definition: InstrumentDefinition = serde_json::from_value(definition).map_err(ApiError::internal)?;
+        versions.insert(id, InstrumentVersion { title, definition });
+    }
+    let local: LocalNorms = store::local_norms(conn, practice, &version_ids)
+        .await?
+        .into_iter()
+        .map(|row| ((row.instrument_id, row.subscale.clone()), row))
+        .collect();
+    let instruments = report::instrument_progress(&scores, &classifications, &versions, &local);
+
+    let weeks = report::adherence_weeks(period, now);
+    let history = super::homework_history(conn, practice, client_id, period, now, weeks.first().copied()).await?;
+    let overdue = store::overdue_assessments(conn, practice, client_id, now.date_naive()).await?;
+    let adherence = report::adherence(&history, period, now, &weeks);
+    let flags = report::flags(&instruments, &history, &overdue, now);
+    Ok(ClientProgress { client_id, generated_at: now, from: None, to: None, instruments, adherence, flags })
+}
