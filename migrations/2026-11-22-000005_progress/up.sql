@@ -35,6 +35,9 @@ CREATE TABLE local_norms (
 -- Practice norms read every completed administration of one instrument version.
 CREATE INDEX assessments_instrument_idx ON assessments (practice_id, instrument_id) WHERE status = 'completed';
 
+-- The overdue flag looks for a client's open assignments only.
+CREATE INDEX assessments_open_idx ON assessments (practice_id, client_id, due_on) WHERE status = 'assigned';
+
 -- Adherence counts done practices per assignment and time range; carrying
 -- `done` in the index lets that be an index-only scan.
 CREATE INDEX homework_logs_adherence_idx ON homework_logs (practice_id, homework_id, occurred_at) INCLUDE (done);

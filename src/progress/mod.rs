@@ -11,6 +11,7 @@ pub mod store;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
+use futures_util::future::try_join3;
 use uuid::Uuid;
 
 use crate::practices::PracticeId;
@@ -21,7 +22,7 @@ use store::Period;
 /// Loads a client's assignments, pauses and log counts for adherence in
 /// `period`; done practices one by one from `weeks_from` on, if given.
 pub async fn homework_history(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     client_id: Uuid,
     period: Period,
@@ -29,23 +30,42 @@ pub async fn homework_history(
     weeks_from: Option<NaiveDate>,
 ) -> QueryResult<HomeworkHistory> {
     let assignments = store::assignments(conn, practice, client_id).await?;
+    homework_details(conn, practice, assignments, period, now, weeks_from).await
+}
+
+/// The rest of `homework_history` once the assignments are known; its three
+/// queries go out pipelined.
+pub async fn homework_details(
+    conn: &AsyncPgConnection,
+    practice: PracticeId,
+    assignments: Vec<store::AssignmentRow>,
+    period: Period,
+    now: DateTime<Utc>,
+    weeks_from: Option<NaiveDate>,
+) -> QueryResult<HomeworkHistory> {
     let homework_ids: Vec<Uuid> = assignments.iter().map(|a| a.id).collect();
-    let pauses = store::pauses(conn, practice, &homework_ids).await?;
     let end = period.end.map_or(now, |end| end.min(now));
-    let summaries = store::log_summaries(conn, practice, &homework_ids, period.start, end).await?;
-    let done_logs = match weeks_from {
-        Some(monday) => {
-            let start = monday.and_time(chrono::NaiveTime::MIN).and_utc();
-            store::done_logs(conn, practice, &homework_ids, start, end).await?
+    let done_logs = async {
+        match weeks_from {
+            Some(monday) => {
+                let start = monday.and_time(chrono::NaiveTime::MIN).and_utc();
+                store::done_logs(conn, practice, &homework_ids, start, end).await
+            }
+            None => Ok(Vec::new()),
         }
-        None => Vec::new(),
     };
+    let (pauses, summaries, done_logs) = try_join3(
+        store::pauses(conn, practice, &homework_ids),
+        store::log_summaries(conn, practice, &homework_ids, period.start, end),
+        done_logs,
+    )
+    .await?;
     Ok(HomeworkHistory { assignments, pauses, summaries, done_logs })
 }
 
 /// A client's adherence over all assignments to date, without weeks.
 pub async fn overall_adherence(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     client_id: Uuid,
     now: DateTime<Utc>,

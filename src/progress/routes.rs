@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
+use futures_util::future::{try_join3, try_join5};
 use uuid::Uuid;
 
 use super::chart;
@@ -13,7 +14,6 @@ use super::report::{self, InstrumentVersion, LocalNorms};
 use super::store::{self, Period};
 use crate::auth::Auth;
 use crate::auth::scopes::ProgressRead;
-use crate::clients;
 use crate::http::json::ValidQuery;
 use crate::http::{ApiError, responses};
 use crate::instruments::definition::InstrumentDefinition;
@@ -56,9 +56,9 @@ pub async fn get_client_progress(
     state: web::Data<AppState>,
 ) -> Result<web::Json<ClientProgress>, ApiError> {
     let period = period(query.from, query.to)?;
-    let mut conn = state.pool.get().await?;
+    let conn = state.pool.get().await?;
     let progress =
-        build(&mut conn, auth.practice_id, id.into_inner(), period, query.instrument.as_deref(), Utc::now()).await?;
+        build(&conn, auth.practice_id, id.into_inner(), period, query.instrument.as_deref(), Utc::now()).await?;
     Ok(web::Json(ClientProgress { from: query.from, to: query.to, ..progress }))
 }
 
@@ -91,9 +91,8 @@ pub async fn get_client_progress_chart(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let period = period(query.from, query.to)?;
-    let mut conn = state.pool.get().await?;
-    let progress =
-        build(&mut conn, auth.practice_id, id.into_inner(), period, Some(&query.instrument), Utc::now()).await?;
+    let conn = state.pool.get().await?;
+    let progress = build(&conn, auth.practice_id, id.into_inner(), period, Some(&query.instrument), Utc::now()).await?;
     let instrument = progress.instruments.into_iter().find(|i| i.instrument_key == query.instrument);
     let Some(instrument) = instrument else {
         return Err(ApiError::bad_request(
@@ -122,36 +121,45 @@ fn period(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Period, ApiE
     })
 }
 
-/// Loads a client's rows and builds the whole progress view.
+/// Loads a client's rows and builds the whole progress view: two rounds of
+/// pipelined queries, the second needing the ids the first returns.
 async fn build(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     client_id: Uuid,
     period: Period,
     instrument_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<ClientProgress, ApiError> {
-    clients::store::find_client(conn, practice, client_id).await?.ok_or(ApiError::NotFound("client"))?;
-    let scores = store::scores(conn, practice, client_id, period, instrument_key).await?;
-    let classifications = store::classifications(conn, practice, client_id, period, instrument_key).await?;
+    let (exists, scores, classifications, assignments, overdue) = try_join5(
+        store::client_exists(conn, practice, client_id),
+        store::scores(conn, practice, client_id, period, instrument_key),
+        store::classifications(conn, practice, client_id, period, instrument_key),
+        store::assignments(conn, practice, client_id),
+        store::overdue_assessments(conn, practice, client_id, now.date_naive()),
+    )
+    .await?;
+    if !exists {
+        return Err(ApiError::NotFound("client"));
+    }
     let mut version_ids: Vec<Uuid> = scores.iter().map(|s| s.instrument_id).collect();
     version_ids.sort_unstable();
     version_ids.dedup();
+    let weeks = report::adherence_weeks(period, now);
+    let (definitions, local_rows, history) = try_join3(
+        store::definitions(conn, &version_ids),
+        store::local_norms(conn, practice, &version_ids),
+        super::homework_details(conn, practice, assignments, period, now, weeks.first().copied()),
+    )
+    .await?;
     let mut versions = HashMap::new();
-    for (id, _key, title, definition) in store::definitions(conn, &version_ids).await? {
+    for (id, _key, title, definition) in definitions {
         let definition: InstrumentDefinition = serde_json::from_value(definition).map_err(ApiError::internal)?;
         versions.insert(id, InstrumentVersion { title, definition });
     }
-    let local: LocalNorms = store::local_norms(conn, practice, &version_ids)
-        .await?
-        .into_iter()
-        .map(|row| ((row.instrument_id, row.subscale.clone()), row))
-        .collect();
+    let local: LocalNorms =
+        local_rows.into_iter().map(|row| ((row.instrument_id, row.subscale.clone()), row)).collect();
     let instruments = report::instrument_progress(&scores, &classifications, &versions, &local);
-
-    let weeks = report::adherence_weeks(period, now);
-    let history = super::homework_history(conn, practice, client_id, period, now, weeks.first().copied()).await?;
-    let overdue = store::overdue_assessments(conn, practice, client_id, now.date_naive()).await?;
     let adherence = report::adherence(&history, period, now, &weeks);
     let flags = report::flags(&instruments, &history, &overdue, now);
     Ok(ClientProgress { client_id, generated_at: now, from: None, to: None, instruments, adherence, flags })

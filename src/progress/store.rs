@@ -2,6 +2,10 @@
 //! client's own rows through an index that starts (practice_id, client_id)
 //! or (practice_id, homework_id), so its cost follows the client's history,
 //! not the practice's size.
+//!
+//! The functions take a shared connection so the caller can run independent
+//! ones concurrently: diesel-async then pipelines them, one round trip for
+//! many queries.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::{max, sql};
@@ -11,7 +15,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::db::schema::{
-    assessment_scores, assessments, exercises, homework, homework_logs, homework_pauses, instruments, local_norms,
+    assessment_scores, assessments, clients, exercises, homework, homework_logs, homework_pauses, instruments,
+    local_norms,
 };
 use crate::practices::PracticeId;
 
@@ -20,6 +25,15 @@ use crate::practices::PracticeId;
 pub struct Period {
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
+}
+
+/// Whether the practice has this client (archived ones included).
+pub async fn client_exists(conn: &AsyncPgConnection, practice: PracticeId, client_id: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        clients::table.filter(clients::practice_id.eq(practice.0)).filter(clients::id.eq(client_id)),
+    ))
+    .get_result(&mut { conn })
+    .await
 }
 
 #[derive(Debug, Clone, Queryable)]
@@ -34,7 +48,7 @@ pub struct ScoreRow {
 
 /// A client's subscale scores in the period, by instrument, subscale, time.
 pub async fn scores(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     client_id: Uuid,
     period: Period,
@@ -63,7 +77,7 @@ pub async fn scores(
             assessment_scores::score,
             assessment_scores::completed_at,
         ))
-        .load(conn)
+        .load(&mut { conn })
         .await
 }
 
@@ -77,7 +91,7 @@ pub struct ClassificationRow {
 
 /// The classification label of each completed administration in the period.
 pub async fn classifications(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     client_id: Uuid,
     period: Period,
@@ -106,20 +120,20 @@ pub async fn classifications(
             assessments::completed_at,
             sql::<Nullable<Text>>("assessments.result -> 'classification' ->> 'label'"),
         ))
-        .load(conn)
+        .load(&mut { conn })
         .await
 }
 
 /// Instrument versions by id: (id, key, title, definition).
 pub async fn definitions(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     ids: &[Uuid],
 ) -> QueryResult<Vec<(Uuid, String, String, serde_json::Value)>> {
     // Ids come from the practice's own rows, so no practice filter is needed here.
     instruments::table
         .filter(instruments::id.eq_any(ids))
         .select((instruments::id, instruments::key, instruments::title, instruments::definition))
-        .load(conn)
+        .load(&mut { conn })
         .await
 }
 
@@ -135,7 +149,7 @@ pub struct LocalNormRow {
 }
 
 pub async fn local_norms(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     instrument_ids: &[Uuid],
 ) -> QueryResult<Vec<LocalNormRow>> {
@@ -151,7 +165,7 @@ pub async fn local_norms(
             local_norms::alpha,
             local_norms::computed_at,
         ))
-        .load(conn)
+        .load(&mut { conn })
         .await
 }
 
@@ -168,7 +182,7 @@ pub struct AssignmentRow {
 }
 
 pub async fn assignments(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     client_id: Uuid,
 ) -> QueryResult<Vec<AssignmentRow>> {
@@ -187,7 +201,7 @@ pub async fn assignments(
             homework::status,
             homework::updated_at,
         ))
-        .load(conn)
+        .load(&mut { conn })
         .await
 }
 
@@ -200,7 +214,7 @@ pub struct PauseRow {
 }
 
 pub async fn pauses(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     homework_ids: &[Uuid],
 ) -> QueryResult<Vec<PauseRow>> {
@@ -208,7 +222,7 @@ pub async fn pauses(
         .filter(homework_pauses::practice_id.eq(practice.0))
         .filter(homework_pauses::homework_id.eq_any(homework_ids))
         .select((homework_pauses::homework_id, homework_pauses::paused_at, homework_pauses::resumed_at))
-        .load(conn)
+        .load(&mut { conn })
         .await
 }
 
@@ -222,7 +236,7 @@ pub struct LogSummary {
 }
 
 pub async fn log_summaries(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     homework_ids: &[Uuid],
     start: Option<DateTime<Utc>>,
@@ -238,13 +252,13 @@ pub async fn log_summaries(
         .filter(homework_logs::homework_id.eq_any(homework_ids))
         .group_by(homework_logs::homework_id)
         .select((homework_logs::homework_id, in_period, max(homework_logs::occurred_at)))
-        .load(conn)
+        .load(&mut { conn })
         .await
 }
 
 /// When each done practice in `[start, end)` happened: (homework id, at).
 pub async fn done_logs(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     homework_ids: &[Uuid],
     start: DateTime<Utc>,
@@ -257,7 +271,7 @@ pub async fn done_logs(
         .filter(homework_logs::occurred_at.lt(end))
         .filter(homework_logs::done.eq(true))
         .select((homework_logs::homework_id, homework_logs::occurred_at))
-        .load(conn)
+        .load(&mut { conn })
         .await
 }
 
@@ -270,7 +284,7 @@ pub struct OverdueRow {
 
 /// Assigned, not completed, and due before `today`.
 pub async fn overdue_assessments(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     client_id: Uuid,
     today: NaiveDate,
@@ -283,6 +297,6 @@ pub async fn overdue_assessments(
         .filter(assessments::due_on.lt(today))
         .order(assessments::due_on)
         .select((assessments::id, instruments::key, assessments::due_on))
-        .load(conn)
+        .load(&mut { conn })
         .await
 }

@@ -256,7 +256,7 @@ pub async fn get_relationship_profile(
                 scores: result.subscales,
             });
         }
-        let adherence = progress::overall_adherence(&mut conn, practice, *client_id, now).await?;
+        let adherence = progress::overall_adherence(&conn, practice, *client_id, now).await?;
         members.push(MemberProfile { client_id: *client_id, display_name: client.display_name, leans, adherence });
     }
     let labels: Vec<MemberLabels<'_>> = members
