@@ -6,7 +6,13 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The metrics middleware warns on every request to a known path with an
+    // unsupported method (found by fuzzing): anyone could flood the log.
+    // Its metrics are unaffected, so only its errors are worth a line.
+    if let Ok(quiet_metrics) = "actix_web_prom=error".parse() {
+        filter = filter.add_directive(quiet_metrics);
+    }
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second init (tests) is harmless: the first subscriber stays.
     let _ = match format {

@@ -132,6 +132,7 @@ pub async fn create_api_client(
         (status = 403, response = responses::Forbidden),
         (status = 404, response = responses::NotFound),
         (status = 409, response = responses::Conflict),
+        (status = 422, response = responses::ValidationFailed),
         (status = 503, response = responses::Unavailable),
     ),
     security(("oauth2" = ["admin"]), ("bearer" = []))
@@ -165,6 +166,8 @@ pub async fn rotate_api_client_secret(
 ///
 /// The client gets no more tokens, and the tokens it holds stop working
 /// within seconds on every instance of the service. Revoking twice is harmless.
+/// A client cannot revoke itself (409): that would lock the integration out
+/// mid-call; revoke it with another admin client.
 #[utoipa::path(
     operation_id = "revoke_api_client",
     tag = "api_clients",
@@ -175,6 +178,7 @@ pub async fn rotate_api_client_secret(
         (status = 401, response = responses::Unauthorized),
         (status = 403, response = responses::Forbidden),
         (status = 404, response = responses::NotFound),
+        (status = 409, response = responses::Conflict),
         (status = 503, response = responses::Unavailable),
     ),
     security(("oauth2" = ["admin"]), ("bearer" = []))
@@ -187,6 +191,12 @@ pub async fn revoke_api_client(
 ) -> Result<HttpResponse, ApiError> {
     let principal = auth.principal;
     let id = id.into_inner();
+    if principal.subject == id.to_string() {
+        return Err(ApiError::Conflict {
+            code: "cannot_revoke_self",
+            detail: "an API client cannot revoke itself; revoke it with another admin client".to_owned(),
+        });
+    }
     crate::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             if !store::revoke(conn, principal.practice_id, id).await? {

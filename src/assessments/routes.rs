@@ -353,6 +353,7 @@ pub async fn submit_responses(
         (status = 403, response = responses::Forbidden),
         (status = 404, response = responses::NotFound),
         (status = 409, response = responses::Conflict),
+        (status = 422, response = responses::ValidationFailed),
         (status = 503, response = responses::Unavailable),
     ),
     security(("oauth2" = ["assessments:write"]), ("bearer" = []))

@@ -25,7 +25,8 @@ impl PageRequest {
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(ApiError::bad_request("invalid_query", "limit", format!("must be 1 to {MAX_LIMIT}")));
         }
-        let after = cursor.map(decode_cursor).transpose()?;
+        // An empty `cursor=` is what some HTTP clients send for "none": the first page.
+        let after = cursor.filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
         Ok(Self { limit, after })
     }
 

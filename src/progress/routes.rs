@@ -112,7 +112,7 @@ fn period(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Period, ApiE
     if let (Some(from), Some(to)) = (from, to)
         && from > to
     {
-        return Err(ApiError::validation("to", "must not be before from"));
+        return Err(ApiError::bad_request("invalid_query", "to", "must not be before from"));
     }
     let start_of = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
     Ok(Period {

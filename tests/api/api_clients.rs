@@ -136,3 +136,25 @@ async fn another_practices_credentials_are_not_found() {
     // Practice A's credentials still work.
     app.token_a().await;
 }
+
+#[tokio::test]
+async fn a_client_cannot_revoke_itself() {
+    // Found by contract fuzzing: an admin token could revoke its own client and
+    // lock the integration out mid-run.
+    let app = TestApp::spawn().await;
+    let admin = app.token_a().await;
+    let own = app.practice_a.client_id;
+    let response =
+        app.http.delete(app.url(&format!("/v1/api-clients/{own}"))).bearer_auth(&admin).send().await.unwrap();
+    assert_problem(response, 409, "cannot_revoke_self").await;
+    assert_eq!(app.get("/v1/api-clients", &admin).await.status(), 200, "still in");
+    assert_eq!(app.count("SELECT count(*) FROM api_clients WHERE revoked_at IS NOT NULL").await, 0);
+}
+
+#[tokio::test]
+async fn an_empty_cursor_means_the_first_page() {
+    let app = TestApp::spawn().await;
+    let admin = app.token_a().await;
+    let first: Value = app.get("/v1/api-clients?cursor=", &admin).await.json().await.unwrap();
+    assert_eq!(first["data"].as_array().unwrap().len(), 1);
+}

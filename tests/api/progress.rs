@@ -133,7 +133,7 @@ async fn period_and_instrument_filters() {
     assert_eq!(both["instruments"][1]["classifications"][0]["label"], "leans_dependent");
 
     let path = format!("/v1/clients/{}/progress?from=2026-05-02&to=2026-05-01", s.client);
-    let body = assert_problem(s.app.get(&path, &s.token).await, 422, "validation_failed").await;
+    let body = assert_problem(s.app.get(&path, &s.token).await, 400, "invalid_query").await;
     assert_eq!(body["errors"][0]["field"], "to");
     let path = format!("/v1/clients/{}/progress?from=yesterday", s.client);
     assert_problem(s.app.get(&path, &s.token).await, 400, "invalid_query").await;
