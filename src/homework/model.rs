@@ -159,7 +159,7 @@ pub struct HomeworkList {
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "occurred_at": "2026-11-24T18:30:00Z",
+    "occurred_at": "2026-11-20T18:30:00Z",
     "done": true,
     "fields": {"what_i_asked": "Asked my partner to pick the restaurant", "discomfort_before": 7, "discomfort_after": 3,
                "let_them_do_it_their_way": true},

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem};
 
-fn custom_exercise(key: &str) -> Value {
+pub fn custom_exercise(key: &str) -> Value {
     json!({
         "key": key,
         "title": "Gratitude note",

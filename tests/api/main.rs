@@ -13,6 +13,7 @@ mod homework;
 mod http_conventions;
 mod idempotency;
 mod instruments;
+mod isolation;
 mod migrations;
 mod norms;
 mod openapi;

@@ -1,0 +1,145 @@
+//! The tenant-isolation probe: for every operation in the OpenAPI document
+//! that names a resource by id, create the resource in practice A and call
+//! the operation with practice B's token. Each must answer 404 and change
+//! nothing. Operations are read from the document, so a new one is probed
+//! without editing this file; a new kind of resource fails until it has a
+//! fixture below.
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+/// Creates one resource of `kind` (the path segment after `/v1/`) in
+/// practice A and returns its id.
+async fn fixture(app: &TestApp, token: &str, kind: &str) -> String {
+    let post = |path: &'static str, body: Value| async move {
+        let response = app.post_json(path, token, &body).await;
+        assert_eq!(response.status(), 201, "creating a {kind}: {}", response.text().await.unwrap());
+        response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    };
+    let client = || post("/v1/clients", json!({"display_name": "Probe"}));
+    match kind {
+        "clients" => client().await,
+        "api-clients" => post("/v1/api-clients", json!({"name": "probe", "scopes": ["clients:read"]})).await,
+        "instruments" => post("/v1/instruments", crate::instruments::custom_definition("probe")).await,
+        "exercises" => post("/v1/exercises", crate::exercises::custom_exercise("probe")).await,
+        "assessments" => {
+            let client = client().await;
+            let instrument = crate::assessments::instrument_id(app, token, "attachment_lean_short_form").await;
+            post("/v1/assessments", json!({"client_id": client, "instrument_id": instrument})).await
+        }
+        "homework" => {
+            let client = client().await;
+            let page: Value = app.get("/v1/exercises?key=ask_for_small_help", token).await.json().await.unwrap();
+            let body = json!({"client_id": client, "exercise_id": page["data"][0]["id"], "cadence_per_week": 2,
+                              "starts_on": "2026-11-01"});
+            post("/v1/homework", body).await
+        }
+        "relationships" => {
+            let (a, b) = (client().await, client().await);
+            post("/v1/relationships", json!({"kind": "couple", "client_ids": [a, b]})).await
+        }
+        other => panic!("no isolation fixture for /v1/{other}/{{id}}: add one so the probe covers it"),
+    }
+}
+
+/// A request body the operation accepts in shape: its schema's example.
+fn example_body(doc: &Value, operation: &Value) -> Option<(String, Value)> {
+    let (content_type, media) = operation["requestBody"]["content"].as_object()?.iter().next()?;
+    let name = media["schema"]["$ref"].as_str()?.rsplit('/').next()?;
+    let example = doc["components"]["schemas"][name]["example"].clone();
+    Some((content_type.clone(), if example.is_null() { json!({}) } else { example }))
+}
+
+/// Everything practice A can see of the resource, and how many rows every
+/// table holds: a refused call must leave both as they were.
+async fn snapshot(app: &TestApp, token: &str, doc: &Value, kind: &str, id: &str) -> (Value, Vec<(String, i64)>) {
+    let own = format!("/v1/{kind}/{id}");
+    let path = if doc["paths"]["/v1/{kind}/{id}".replace("{kind}", kind)]["get"].is_object() {
+        own
+    } else {
+        format!("/v1/{kind}")
+    };
+    let seen: Value = app.get(&path, token).await.json().await.unwrap();
+    let mut counts = Vec::new();
+    for table in [
+        "clients",
+        "api_clients",
+        "instruments",
+        "exercises",
+        "assessments",
+        "assessment_scores",
+        "homework",
+        "homework_pauses",
+        "homework_logs",
+        "relationships",
+        "relationship_members",
+        "local_norms",
+        "audit_events",
+        "idempotency_keys",
+    ] {
+        counts.push((table.to_owned(), app.count(&format!("SELECT count(*) FROM {table}")).await));
+    }
+    (seen, counts)
+}
+
+#[tokio::test]
+async fn every_operation_on_another_practices_resource_answers_404_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let token_a = app.token_a().await;
+    let token_b = app.token_b().await;
+    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let mut probed = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1/") || !path.contains("{id}") {
+            continue;
+        }
+        let kind = path.split('/').nth(2).unwrap();
+        for (method, operation) in item.as_object().unwrap() {
+            let id = fixture(&app, &token_a, kind).await;
+            let before = snapshot(&app, &token_a, &doc, kind, &id).await;
+            let mut url = app.url(&path.replace("{id}", &id));
+            // Required query parameters get a placeholder: the id is what is probed.
+            let required: Vec<String> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "query" && p["required"] == true)
+                .map(|p| format!("{}=x", p["name"].as_str().unwrap()))
+                .collect();
+            if !required.is_empty() {
+                url = format!("{url}?{}", required.join("&"));
+            }
+            let method_name = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let mut request = app.http.request(method_name, &url).bearer_auth(&token_b);
+            if let Some((content_type, body)) = example_body(&doc, operation) {
+                request = request.header("content-type", content_type).body(body.to_string());
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let operation_id = operation["operationId"].as_str().unwrap();
+            assert_eq!(status, 404, "{operation_id} ({} {path}) as another practice: {body}", method.to_uppercase());
+            assert_eq!(body["code"], "not_found", "{operation_id}");
+            let after = snapshot(&app, &token_a, &doc, kind, &id).await;
+            assert_eq!(before, after, "{operation_id} as another practice changed something");
+            probed.push(operation_id.to_owned());
+        }
+    }
+    // The probe really ran over the document, not over nothing.
+    for expected in [
+        "get_client",
+        "update_client",
+        "archive_client",
+        "submit_assessment_responses",
+        "update_homework",
+        "create_homework_log",
+        "get_client_progress",
+        "get_relationship_profile",
+        "set_local_norms",
+        "revoke_api_client",
+    ] {
+        assert!(probed.iter().any(|p| p == expected), "{expected} was not probed");
+    }
+    assert!(probed.len() >= 26, "probed only {probed:?}");
+}
