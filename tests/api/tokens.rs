@@ -150,3 +150,118 @@ async fn accepts_an_external_issuers_rs256_token() {
     let public = std::fs::read(fixture("rsa_public.pem")).unwrap();
     assert_rejected(&app, &sign_hs256(&external_claims(&app), &public), "HS256 with the RSA public key").await;
 }
+
+/// One operation per scope, with a body it would accept in shape.
+fn one_operation_per_scope() -> Vec<(&'static str, reqwest::Method, String, Option<serde_json::Value>)> {
+    use reqwest::Method;
+    let someone = uuid::Uuid::now_v7();
+    vec![
+        ("clients:read", Method::GET, "/v1/clients".to_owned(), None),
+        ("clients:write", Method::POST, "/v1/clients".to_owned(), Some(serde_json::json!({"display_name": "T."}))),
+        ("assessments:read", Method::GET, "/v1/assessments".to_owned(), None),
+        ("assessments:write", Method::POST, "/v1/assessments".to_owned(), Some(serde_json::json!({}))),
+        ("homework:read", Method::GET, "/v1/homework".to_owned(), None),
+        ("homework:write", Method::POST, "/v1/homework".to_owned(), Some(serde_json::json!({}))),
+        ("progress:read", Method::GET, format!("/v1/clients/{someone}/progress"), None),
+        ("admin", Method::GET, "/v1/api-clients".to_owned(), None),
+    ]
+}
+
+#[tokio::test]
+async fn every_scope_refuses_every_token_attack() {
+    let app = spawn_with_external(ExternalAlgorithm::EdDsa, "ed25519_public.pem").await;
+    let now = chrono::Utc::now().timestamp();
+    let public = std::fs::read(fixture("ed25519_public.pem")).unwrap();
+    let private = std::fs::read(fixture("ed25519_private.pem")).unwrap();
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    for (scope, method, path, body) in one_operation_per_scope() {
+        let ours = Claims { scope: scope.to_owned(), ..claims(&app) };
+        let theirs = Claims { scope: scope.to_owned(), ..external_claims(&app) };
+        let unsigned = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&ours).unwrap());
+        let attacks: Vec<(&str, Option<String>)> = vec![
+            ("no token", None),
+            ("malformed", Some("eyJhbGciOi.not-a-token".to_owned())),
+            ("alg none", Some(format!("{header}.{unsigned}."))),
+            ("HS256 with the external public key", Some(sign_hs256(&theirs, &public))),
+            (
+                "wrong issuer",
+                Some(sign_hs256(&Claims { iss: "elsewhere".into(), ..ours.clone() }, JWT_SECRET.as_bytes())),
+            ),
+            (
+                "wrong audience",
+                Some(sign_hs256(&Claims { aud: "other-api".into(), ..ours.clone() }, JWT_SECRET.as_bytes())),
+            ),
+            (
+                "expired",
+                Some(sign_hs256(
+                    &Claims { exp: now - 120, nbf: now - 600, iat: now - 600, ..ours.clone() },
+                    JWT_SECRET.as_bytes(),
+                )),
+            ),
+            (
+                "not yet valid",
+                Some(sign_hs256(&Claims { nbf: now + 600, exp: now + 900, ..ours.clone() }, JWT_SECRET.as_bytes())),
+            ),
+        ];
+        let send = |token: Option<String>| {
+            let mut request = app.http.request(method.clone(), app.url(&path));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            request.send()
+        };
+        for (attack, token) in attacks {
+            let response = send(token).await.unwrap();
+            assert_eq!(response.status(), 401, "{scope} {method} {path}: {attack}");
+            assert_problem(response, 401, "invalid_token").await;
+        }
+        // A token without the scope is forbidden, with the scope named.
+        let other_scope = if scope == "clients:read" { "progress:read" } else { "clients:read" };
+        let narrow = sign_hs256(&Claims { scope: other_scope.to_owned(), ..ours.clone() }, JWT_SECRET.as_bytes());
+        let response = send(Some(narrow)).await.unwrap();
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert_eq!(challenge, format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""));
+        assert_problem(response, 403, "insufficient_scope").await;
+        // And the genuine tokens, ours and the external issuer's, get past authentication.
+        let external =
+            encode(&Header::new(Algorithm::EdDSA), &theirs, &EncodingKey::from_ed_pem(&private).unwrap()).unwrap();
+        for genuine in [sign_hs256(&ours, JWT_SECRET.as_bytes()), external] {
+            let status = send(Some(genuine)).await.unwrap().status().as_u16();
+            assert!(![401, 403].contains(&status) && status < 500, "{scope}: a genuine token got {status}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_client_gets_no_fresh_token_and_no_client_gets_a_scope_it_was_never_granted() {
+    let app = TestApp::spawn().await;
+    let admin = app.token_a().await;
+    let created: serde_json::Value = app
+        .post_json("/v1/api-clients", &admin, &serde_json::json!({"name": "portal", "scopes": ["homework:write"]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (id, secret) =
+        (created["id"].as_str().unwrap().to_owned(), created["client_secret"].as_str().unwrap().to_owned());
+    let ask = |scope: &'static str| {
+        app.http
+            .post(app.url("/v1/oauth/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+            .send()
+    };
+    // Never granted: refused at the token endpoint in OAuth's own format.
+    let refused = ask("admin").await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.json::<serde_json::Value>().await.unwrap()["error"], "invalid_scope");
+    assert_eq!(ask("homework:write").await.unwrap().status(), 200);
+    let revoked = app.http.delete(app.url(&format!("/v1/api-clients/{id}"))).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(revoked.status(), 204);
+    let after = ask("homework:write").await.unwrap();
+    assert_eq!(after.status(), 401);
+    assert_eq!(after.json::<serde_json::Value>().await.unwrap()["error"], "invalid_client");
+}
