@@ -1,6 +1,9 @@
 //! The OpenAPI document: the base below plus every `#[utoipa::path]` handler
 //! registered in [`crate::startup::routes`], collected by utoipa-actix-web.
 
+use utoipa::openapi::RefOr;
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
@@ -98,12 +101,46 @@ fn scope_description(scope: Scope) -> &'static str {
 
 /// The complete document, as served at `/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, doc) = actix_web::App::new()
+    let (_, mut doc) = actix_web::App::new()
         .into_utoipa_app()
         .openapi(BaseDoc::openapi())
         .configure(crate::startup::routes)
         .split_for_parts();
+    link_created_resources(&mut doc);
     doc
+}
+
+fn operations(item: &PathItem) -> impl Iterator<Item = &Operation> {
+    [&item.get, &item.put, &item.post, &item.delete, &item.patch].into_iter().flatten()
+}
+
+/// Links each creating operation's 201 answer to every operation on the new
+/// resource (`POST /v1/clients` -> `/v1/clients/{id}...`), passing its `id`:
+/// generated clients and stateful testers follow them, and they are derived
+/// from the paths, so a new operation is linked without anyone listing it.
+fn link_created_resources(doc: &mut utoipa::openapi::OpenApi) {
+    let targets: Vec<(String, String)> = doc
+        .paths
+        .paths
+        .iter()
+        .filter(|(path, _)| path.contains("/{id}"))
+        .flat_map(|(path, item)| {
+            let collection = path.split("/{id}").next().unwrap_or_default().to_owned();
+            operations(item).filter_map(move |op| Some((collection.clone(), op.operation_id.clone()?)))
+        })
+        .collect();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let Some(create) = item.post.as_mut() else { continue };
+        let Some(RefOr::T(created)) = create.responses.responses.get_mut("201") else { continue };
+        for (_, operation_id) in targets.iter().filter(|(collection, _)| collection == path) {
+            let link = LinkBuilder::new()
+                .operation_id(operation_id)
+                .parameter("id", "$response.body#/id")
+                .description("The resource just created")
+                .build();
+            created.links.insert(operation_id.clone(), RefOr::T(link));
+        }
+    }
 }
 
 /// The document as pretty JSON with a trailing newline (what `attune openapi`

@@ -119,6 +119,7 @@ pub struct NewAssessment {
     pub due_on: Option<NaiveDate>,
     /// Answers given already (e.g. on paper): the assessment is completed.
     #[validate(length(max = 500, message = "at most 500 answers"))]
+    #[schema(max_items = 500)]
     pub answers: Option<Vec<Answer>>,
     /// When the answers were given, if not now (a form entered later); only
     /// with `answers`, never in the future.
@@ -131,6 +132,7 @@ pub struct NewAssessment {
 #[schema(example = json!({"answers": [{"item_id": "ax1", "value": 6}, {"item_id": "ax2", "value": 5}]}))]
 pub struct AssessmentResponses {
     #[validate(length(min = 1, max = 500, message = "must hold 1 to 500 answers"))]
+    #[schema(min_items = 1, max_items = 500)]
     pub answers: Vec<Answer>,
     /// When the answers were given, if not now (a form entered later); never
     /// in the future.

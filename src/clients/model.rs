@@ -94,9 +94,11 @@ fn not_blank(value: &str) -> Result<(), ValidationError> {
 pub struct NewClient {
     /// The integrator's own id for the client (1 to 128 characters).
     #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 128, pattern = r"\S")]
     pub external_id: Option<String>,
     /// 1 to 200 characters.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub display_name: String,
     /// `active` unless given.
     #[serde(default)]
@@ -110,9 +112,10 @@ pub struct NewClient {
 #[schema(example = json!({"status": "discharged"}))]
 pub struct ClientPatch {
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable = true)]
+    #[schema(value_type = Option<String>, nullable = true, min_length = 1, max_length = 128, pattern = r"\S")]
     pub external_id: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ClientStatus>,

@@ -99,10 +99,12 @@ pub struct NewHomework {
     pub exercise_id: Uuid,
     /// 1 to 14 practices a week.
     #[validate(range(min = 1, max = 14, message = "must be 1 to 14"))]
+    #[schema(minimum = 1, maximum = 14)]
     pub cadence_per_week: i32,
     pub starts_on: NaiveDate,
     pub ends_on: Option<NaiveDate>,
     #[validate(length(max = 4000, message = "must be at most 4000 characters"))]
+    #[schema(max_length = 4000)]
     pub note: Option<String>,
 }
 
@@ -116,12 +118,13 @@ pub struct HomeworkPatch {
     pub status: Option<HomeworkStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(range(min = 1, max = 14, message = "must be 1 to 14"))]
+    #[schema(minimum = 1, maximum = 14)]
     pub cadence_per_week: Option<i32>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<NaiveDate>, nullable = true)]
     pub ends_on: Option<Option<NaiveDate>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable = true)]
+    #[schema(value_type = Option<String>, nullable = true, max_length = 4000)]
     #[validate(length(max = 4000, message = "must be at most 4000 characters"))]
     pub note: Option<Option<String>>,
 }
@@ -177,6 +180,7 @@ pub struct NewHomeworkLog {
     pub fields: Map<String, Value>,
     /// The client's own words, up to 4000 characters.
     #[validate(length(max = 4000, message = "must be at most 4000 characters"))]
+    #[schema(max_length = 4000)]
     pub reflection: Option<String>,
 }
 

@@ -20,6 +20,7 @@ pub struct ProgressQuery {
     pub to: Option<NaiveDate>,
     /// Only this instrument (its key).
     #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
     pub instrument: Option<String>,
 }
 
@@ -29,9 +30,11 @@ pub struct ProgressQuery {
 pub struct ChartQuery {
     /// The instrument's key.
     #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
     pub instrument: String,
     /// The subscale's key.
     #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
     pub subscale: String,
     /// Only administrations completed on or after this day (UTC).
     pub from: Option<NaiveDate>,

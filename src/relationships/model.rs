@@ -19,9 +19,11 @@ pub const MAX_MEMBERS: usize = 10;
 pub struct NewRelationship {
     /// What links them: `couple`, `family`, ... (lowercase letters, digits, `_`).
     #[validate(custom(function = "crate::keys::validate_key"))]
+    #[schema(pattern = "^[a-z0-9_]{1,64}$")]
     pub kind: String,
     /// Two to ten distinct live clients of your practice.
     #[validate(length(min = 2, max = 10, message = "must name 2 to 10 clients"))]
+    #[schema(min_items = 2, max_items = 10)]
     pub client_ids: Vec<Uuid>,
 }
 
