@@ -229,9 +229,39 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::Unknown, ref info) if is_connection_failure(info.message()) => {
                 Self::Unavailable(err.into())
             }
+            // A date or number the types accept but PostgreSQL cannot store
+            // (year -200000, say): the caller's input, not our failure.
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info) if is_out_of_range(info.message()) => {
+                Self::BadRequest {
+                    code: "value_out_of_range",
+                    detail: "a date, time or number is outside the range the service can store".to_owned(),
+                    errors: Vec::new(),
+                }
+            }
+            // JSON and URLs can carry U+0000; PostgreSQL text and jsonb cannot.
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info) if is_nul_character(info.message()) => {
+                Self::BadRequest {
+                    code: "invalid_characters",
+                    detail: "a text value holds a NUL character (U+0000), which the service cannot store".to_owned(),
+                    errors: Vec::new(),
+                }
+            }
             other => Self::Internal(other.into()),
         }
     }
+}
+
+fn is_nul_character(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    (message.contains("invalid byte sequence") && message.contains("0x00"))
+        || message.contains("unsupported unicode escape sequence")
+}
+
+fn is_out_of_range(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    ["date out of range", "timestamp out of range", "field value out of range", "integer out of range"]
+        .iter()
+        .any(|needle| message.contains(needle))
 }
 
 fn is_connection_failure(message: &str) -> bool {

@@ -259,7 +259,8 @@ pub fn adherence(history: &HomeworkHistory, period: Period, now: DateTime<Utc>, 
             weeks: week_rows,
         });
     }
-    let expected = assignments.iter().map(|a| a.overall.expected).sum();
+    // fold, not sum: an empty f64 sum is -0.0, which reads oddly in JSON.
+    let expected = assignments.iter().fold(0.0, |total, a| total + a.overall.expected);
     let logged = assignments.iter().map(|a| a.overall.logged).sum();
     Adherence {
         overall: figures(expected, logged),

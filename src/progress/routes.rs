@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
 use futures_util::future::{try_join3, try_join5};
 use uuid::Uuid;
@@ -108,7 +108,15 @@ pub async fn get_client_progress_chart(
     Ok(HttpResponse::Ok().content_type("image/svg+xml").insert_header(("Cache-Control", "private, no-store")).body(svg))
 }
 
+/// Days a period may name: what PostgreSQL stores and a clinician could mean.
+const DAYS: std::ops::RangeInclusive<i32> = 1..=9999;
+
 fn period(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Period, ApiError> {
+    for (field, day) in [("from", from), ("to", to)] {
+        if day.is_some_and(|day| !DAYS.contains(&day.year())) {
+            return Err(ApiError::bad_request("invalid_query", field, "must be a day in the years 1 to 9999"));
+        }
+    }
     if let (Some(from), Some(to)) = (from, to)
         && from > to
     {

@@ -109,3 +109,48 @@ async fn deep_nesting_long_strings_and_page_sizes_get_a_clear_4xx() {
     assert_eq!(field(&problem), "instrument");
     assert_eq!(app.count("SELECT count(*) FROM clients").await, 0);
 }
+
+#[tokio::test]
+async fn dates_outside_what_postgresql_stores_are_a_4xx_not_a_500() {
+    // Found by hand after fuzzing: year -200000 parses as a date but no
+    // PostgreSQL column can hold it.
+    let app = TestApp::spawn().await;
+    let token = app.token_a().await;
+    let client = app.create_client(&token, json!({"display_name": "D."})).await;
+    let id = client["id"].as_str().unwrap();
+    let problem = assert_problem(
+        app.get(&format!("/v1/clients/{id}/progress?from=-200000-01-01"), &token).await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    assert_eq!(field(&problem), "from");
+    let since = "/v1/assessments?completed_since=-200000-01-01T00:00:00Z";
+    assert_problem(app.get(since, &token).await, 400, "value_out_of_range").await;
+    let page: Value = app.get("/v1/exercises?key=ask_for_small_help", &token).await.json().await.unwrap();
+    let body = json!({"client_id": id, "exercise_id": page["data"][0]["id"], "cadence_per_week": 2, "starts_on": "-200000-01-01"});
+    assert_problem(app.post_json("/v1/homework", &token, &body).await, 400, "value_out_of_range").await;
+    assert_eq!(app.count("SELECT count(*) FROM homework").await, 0);
+}
+
+#[tokio::test]
+async fn nul_characters_are_a_4xx_not_a_500() {
+    // Found by hand after fuzzing: JSON's \u0000 and a URL's %00 parse, but
+    // PostgreSQL text and jsonb refuse them.
+    let app = TestApp::spawn().await;
+    let token = app.token_a().await;
+    let nul = json!({"display_name": "a\u{0}b"});
+    assert_problem(app.post_json("/v1/clients", &token, &nul).await, 400, "invalid_characters").await;
+    assert_problem(app.get("/v1/clients?external_id=a%00b", &token).await, 400, "invalid_characters").await;
+    let client = app.create_client(&token, json!({"display_name": "N."})).await;
+    let page: Value = app.get("/v1/exercises?key=ask_for_small_help", &token).await.json().await.unwrap();
+    let assign = json!({"client_id": client["id"], "exercise_id": page["data"][0]["id"], "cadence_per_week": 3,
+                        "starts_on": (Utc::now() - Duration::days(3)).date_naive()});
+    let homework: Value = app.post_json("/v1/homework", &token, &assign).await.json().await.unwrap();
+    let log = json!({"occurred_at": Utc::now() - Duration::hours(1), "done": true, "reflection": "x\u{0}",
+                     "fields": {"what_i_asked": "A lift", "discomfort_before": 6, "discomfort_after": 2, "let_them_do_it_their_way": true}});
+    let path = format!("/v1/homework/{}/logs", homework["id"].as_str().unwrap());
+    assert_problem(app.post_json(&path, &token, &log).await, 400, "invalid_characters").await;
+    assert_eq!(app.count("SELECT count(*) FROM homework_logs").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM clients").await, 1);
+}
