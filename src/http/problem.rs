@@ -98,6 +98,11 @@ impl ApiError {
         Self::BadRequest { code, detail: message.clone(), errors: vec![FieldError::new(field, message)] }
     }
 
+    /// A 400 for input the database refused, where no field can be named.
+    fn unplaced(code: &'static str, detail: &str) -> Self {
+        Self::BadRequest { code, detail: detail.to_owned(), errors: Vec::new() }
+    }
+
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         Self::Internal(err.into())
     }
@@ -232,19 +237,17 @@ impl From<diesel::result::Error> for ApiError {
             // A date or number the types accept but PostgreSQL cannot store
             // (year -200000, say): the caller's input, not our failure.
             Error::DatabaseError(DatabaseErrorKind::Unknown, ref info) if is_out_of_range(info.message()) => {
-                Self::BadRequest {
-                    code: "value_out_of_range",
-                    detail: "a date, time or number is outside the range the service can store".to_owned(),
-                    errors: Vec::new(),
-                }
+                Self::unplaced(
+                    "value_out_of_range",
+                    "a date, time or number is outside the range the service can store",
+                )
             }
             // JSON and URLs can carry U+0000; PostgreSQL text and jsonb cannot.
             Error::DatabaseError(DatabaseErrorKind::Unknown, ref info) if is_nul_character(info.message()) => {
-                Self::BadRequest {
-                    code: "invalid_characters",
-                    detail: "a text value holds a NUL character (U+0000), which the service cannot store".to_owned(),
-                    errors: Vec::new(),
-                }
+                Self::unplaced(
+                    "invalid_characters",
+                    "a text value holds a NUL character (U+0000), which the service cannot store",
+                )
             }
             other => Self::Internal(other.into()),
         }

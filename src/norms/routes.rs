@@ -16,6 +16,8 @@ use crate::instruments::definition::InstrumentDefinition;
 use crate::instruments::scoring::Answer;
 use crate::instruments::store::{InstrumentRow, find_instrument};
 use crate::practices::PracticeId;
+use crate::progress;
+use crate::progress::store::LocalNormRow;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -40,9 +42,15 @@ async fn statistics_of(
     Ok((row, subscale_statistics(&definition, &administrations, MINIMUM_N)))
 }
 
-fn local_norms(instrument_id: Uuid, rows: Vec<(chrono::DateTime<Utc>, LocalSubscaleNorms)>) -> Option<LocalNorms> {
-    let computed_at = rows.first()?.0;
-    Some(LocalNorms { instrument_id, computed_at, subscales: rows.into_iter().map(|(_, norms)| norms).collect() })
+/// The practice's frozen norms for an instrument version, by subscale key.
+fn local_norms(instrument_id: Uuid, mut rows: Vec<LocalNormRow>) -> Option<LocalNorms> {
+    rows.sort_by(|a, b| a.subscale.cmp(&b.subscale));
+    let computed_at = rows.first()?.computed_at;
+    let subscales = rows
+        .into_iter()
+        .map(|row| LocalSubscaleNorms { key: row.subscale, n: row.n, mean: row.mean, sd: row.sd, alpha: row.alpha })
+        .collect();
+    Some(LocalNorms { instrument_id, computed_at, subscales })
 }
 
 /// An instrument's statistics in your practice.
@@ -75,7 +83,8 @@ pub async fn get_instrument_statistics(
     let id = id.into_inner();
     let mut conn = state.pool.get().await?;
     let (row, subscales) = statistics_of(&mut conn, practice, id).await?;
-    let local = local_norms(id, store::local_norms(&mut conn, practice, id).await?);
+    // The same query progress reads local norms with.
+    let local = local_norms(id, progress::store::local_norms(&conn, practice, &[id]).await?);
     Ok(web::Json(InstrumentStatistics {
         instrument_id: row.id,
         instrument_key: row.key,

@@ -24,32 +24,6 @@ pub async fn completed_answers(
         .await
 }
 
-/// (computed at, subscale norms), empty when the practice has not opted in.
-pub async fn local_norms(
-    conn: &mut AsyncPgConnection,
-    practice: PracticeId,
-    instrument_id: Uuid,
-) -> QueryResult<Vec<(DateTime<Utc>, LocalSubscaleNorms)>> {
-    let rows: Vec<(DateTime<Utc>, String, i32, f64, f64, f64)> = local_norms::table
-        .filter(local_norms::practice_id.eq(practice.0))
-        .filter(local_norms::instrument_id.eq(instrument_id))
-        .order(local_norms::subscale)
-        .select((
-            local_norms::computed_at,
-            local_norms::subscale,
-            local_norms::n,
-            local_norms::mean,
-            local_norms::sd,
-            local_norms::alpha,
-        ))
-        .load(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(at, key, n, mean, sd, alpha)| (at, LocalSubscaleNorms { key, n, mean, sd, alpha }))
-        .collect())
-}
-
 /// Replaces the practice's local norms for an instrument version; run it
 /// inside a transaction.
 pub async fn replace_local_norms(

@@ -47,10 +47,7 @@ pub async fn homework_details(
     let end = period.end.map_or(now, |end| end.min(now));
     let done_logs = async {
         match weeks_from {
-            Some(monday) => {
-                let start = monday.and_time(chrono::NaiveTime::MIN).and_utc();
-                store::done_logs(conn, practice, &homework_ids, start, end).await
-            }
+            Some(monday) => store::done_logs(conn, practice, &homework_ids, report::day_start(monday), end).await,
             None => Ok(Vec::new()),
         }
     };

@@ -177,7 +177,8 @@ fn norms_for(
     Some((used, ChangeNorms { sd: local.sd, reliability: local.alpha }, None))
 }
 
-fn day_start(day: NaiveDate) -> DateTime<Utc> {
+/// Midnight UTC starting `day`.
+pub fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 

@@ -122,10 +122,9 @@ fn period(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Period, ApiE
     {
         return Err(ApiError::bad_request("invalid_query", "to", "must not be before from"));
     }
-    let start_of = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
     Ok(Period {
-        start: from.map(start_of),
-        end: to.and_then(|day| day.checked_add_signed(Duration::days(1))).map(start_of),
+        start: from.map(report::day_start),
+        end: to.and_then(|day| day.checked_add_signed(Duration::days(1))).map(report::day_start),
     })
 }
 
@@ -161,7 +160,7 @@ async fn build(
     )
     .await?;
     let mut versions = HashMap::new();
-    for (id, _key, title, definition) in definitions {
+    for (id, title, definition) in definitions {
         let definition: InstrumentDefinition = serde_json::from_value(definition).map_err(ApiError::internal)?;
         versions.insert(id, InstrumentVersion { title, definition });
     }

@@ -147,9 +147,8 @@ pub fn mean_sd(values: &[f64]) -> Option<(f64, f64)> {
     Some((mean, variance.sqrt()))
 }
 
-fn sample_variance(values: impl Iterator<Item = f64> + Clone) -> Option<f64> {
-    let collected: Vec<f64> = values.collect();
-    mean_sd(&collected).map(|(_, sd)| sd * sd)
+fn sample_variance(values: impl Iterator<Item = f64>) -> Option<f64> {
+    mean_sd(&values.collect::<Vec<_>>()).map(|(_, sd)| sd * sd)
 }
 
 /// Cronbach's alpha over complete response rows (one row per respondent, one

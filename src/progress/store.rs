@@ -124,15 +124,15 @@ pub async fn classifications(
         .await
 }
 
-/// Instrument versions by id: (id, key, title, definition).
+/// Instrument versions by id: (id, title, definition).
 pub async fn definitions(
     conn: &AsyncPgConnection,
     ids: &[Uuid],
-) -> QueryResult<Vec<(Uuid, String, String, serde_json::Value)>> {
+) -> QueryResult<Vec<(Uuid, String, serde_json::Value)>> {
     // Ids come from the practice's own rows, so no practice filter is needed here.
     instruments::table
         .filter(instruments::id.eq_any(ids))
-        .select((instruments::id, instruments::key, instruments::title, instruments::definition))
+        .select((instruments::id, instruments::title, instruments::definition))
         .load(&mut { conn })
         .await
 }

@@ -10,8 +10,6 @@ use super::patterns::PatternKind;
 use crate::instruments::scoring::SubscaleScore;
 use crate::progress::model::AdherenceFigures;
 
-pub const MAX_MEMBERS: usize = 10;
-
 /// Clients to link.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
