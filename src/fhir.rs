@@ -20,7 +20,7 @@ pub const HOMEWORK_LOG_SYSTEM: &str = "urn:attune:homework-log";
 
 /// A FHIR R4 resource (JSON), as exported for EHRs.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[schema(value_type = Object, example = json!({"resourceType": "Questionnaire", "status": "active"}))]
+#[schema(value_type = std::collections::HashMap<String, serde_json::Value>, example = json!({"resourceType": "Questionnaire", "status": "active"}))]
 pub struct FhirResource(pub serde_json::Value);
 
 pub fn respond(resource: serde_json::Value) -> HttpResponse {

@@ -25,3 +25,4 @@ pub mod recommendations;
 pub mod relationships;
 pub mod startup;
 pub mod telemetry;
+pub mod text;

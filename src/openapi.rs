@@ -143,8 +143,81 @@ fn link_created_resources(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// The document as JSON: what utoipa builds, plus the rules its types cannot
+/// carry (see [`state_rules_utoipa_cannot_carry`]).
+pub fn document_value() -> anyhow::Result<serde_json::Value> {
+    let mut doc = serde_json::to_value(document())?;
+    state_rules_utoipa_cannot_carry(&mut doc);
+    Ok(doc)
+}
+
 /// The document as pretty JSON with a trailing newline (what `attune openapi`
-/// prints and `openapi/openapi.json` holds).
+/// prints, `/openapi.json` serves and `openapi/openapi.json` holds).
 pub fn document_json() -> anyhow::Result<String> {
-    Ok(format!("{}\n", document().to_pretty_json()?))
+    Ok(format!("{}\n", serde_json::to_string_pretty(&document_value()?)?))
+}
+
+/// Writes into the document the rules the server enforces that utoipa's
+/// attributes cannot express, so that generators and validators read the
+/// same contract the server keeps:
+/// - no text holds U+0000 (the JSON and query extractors refuse it, since
+///   PostgreSQL cannot store it): a pattern on every free-text string;
+/// - the variants of the tagged definition enums refuse unknown members, as
+///   their `deny_unknown_fields` does (utoipa marks structs only);
+/// - `completed_at` of a new assessment comes only with `answers`.
+fn state_rules_utoipa_cannot_carry(doc: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    forbid_nul_in_text(doc);
+    let schemas = &mut doc["components"]["schemas"];
+    for name in ["RecommendationRule", "Classification"] {
+        if let Some(variants) = schemas[name]["oneOf"].as_array_mut() {
+            for variant in variants {
+                variant["additionalProperties"] = Value::Bool(false);
+            }
+        }
+    }
+    if let Some(new_assessment) = schemas.get_mut("NewAssessment").and_then(Value::as_object_mut) {
+        new_assessment.insert("dependentRequired".to_owned(), json!({"completed_at": ["answers"]}));
+    }
+}
+
+/// A free-text string (no format, no enum, no pattern of its own that
+/// already excludes NUL) gets a pattern that excludes it.
+fn forbid_nul_in_text(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    const NO_NUL: &str = "^[^\\u0000]*$";
+    const NON_BLANK_NO_NUL: &str = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$";
+    match value {
+        Value::Object(map) => {
+            let is_text = match map.get("type") {
+                Some(Value::String(t)) => t == "string",
+                Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+                _ => false,
+            } && !map.contains_key("format")
+                && !map.contains_key("enum");
+            if is_text {
+                match map.get("pattern").and_then(Value::as_str) {
+                    None => {
+                        map.insert("pattern".to_owned(), Value::from(NO_NUL));
+                    }
+                    Some(r"\S") => {
+                        map.insert("pattern".to_owned(), Value::from(NON_BLANK_NO_NUL));
+                    }
+                    Some(_) => {}
+                }
+            }
+            // The names of a map's members are text too.
+            if map.get("additionalProperties").is_some_and(Value::is_object) && !map.contains_key("propertyNames") {
+                map.insert("propertyNames".to_owned(), serde_json::json!({"type": "string", "pattern": NO_NUL}));
+            }
+            // Examples are data, not schemas.
+            for (key, member) in map.iter_mut() {
+                if key != "example" && key != "examples" {
+                    forbid_nul_in_text(member);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(forbid_nul_in_text),
+        _ => {}
+    }
 }

@@ -124,6 +124,7 @@ impl Application {
 
         let doc = openapi::document();
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&doc));
+        let doc_json = web::Bytes::from(openapi::document_json()?);
         let body_limit = args.body_limit_bytes;
 
         let listener = TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
@@ -139,7 +140,9 @@ impl Application {
                 .configure(routes)
                 .split_for_parts();
             app.service(web::redirect("/docs", "/docs/"))
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
+                .route("/openapi.json", web::get().to(serve_document))
+                .app_data(web::Data::new(OpenApiDocument(doc_json.clone())))
+                .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
                 .default_service(web::to(fallback::no_route))
                 .wrap(metrics.clone())
                 .wrap(from_fn(request_id::middleware))
@@ -166,6 +169,13 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The OpenAPI document, rendered once at start.
+struct OpenApiDocument(web::Bytes);
+
+async fn serve_document(doc: web::Data<OpenApiDocument>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().content_type("application/json").body(doc.0.clone())
 }
 
 /// Hourly, forget idempotency keys past retention. Harmless on every instance.

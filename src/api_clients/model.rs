@@ -8,6 +8,7 @@ use validator::Validate;
 
 use super::store::ApiClientRow;
 use crate::auth::Scope;
+use crate::http::pagination::Cursor;
 
 /// An integration's credentials (the secret is never shown again after
 /// creation or rotation).
@@ -62,9 +63,11 @@ pub struct ApiClientCredentials {
 pub struct NewApiClient {
     /// What the credentials are for (1 to 200 characters).
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// At least one scope.
     #[validate(length(min = 1, max = 8, message = "must name 1 to 8 scopes"))]
+    #[schema(min_items = 1, max_items = 8)]
     pub scopes: Vec<Scope>,
 }
 
@@ -77,6 +80,7 @@ pub struct ListApiClientsQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<Cursor>, inline)]
     pub cursor: Option<String>,
 }
 

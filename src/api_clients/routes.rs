@@ -9,6 +9,7 @@ use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::Admin;
 use crate::auth::secret;
+use crate::http::headers::IdempotencyKeyHeader;
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ValidJson, ValidQuery};
 use crate::http::pagination::PageRequest;
@@ -72,7 +73,7 @@ pub async fn list_api_clients(
 #[utoipa::path(
     operation_id = "create_api_client",
     tag = "api_clients",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe; a replay of an answer holding a secret answers 409")),
+    params(IdempotencyKeyHeader),
     request_body = NewApiClient,
     responses(
         (status = 201, description = "Created, with the secret shown once", body = ApiClientCredentials,
@@ -123,7 +124,7 @@ pub async fn create_api_client(
     tag = "api_clients",
     params(
         ("id" = Uuid, Path, description = "The API client's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe; a replay of an answer holding a secret answers 409"),
+        IdempotencyKeyHeader,
     ),
     responses(
         (status = 200, description = "The new secret, shown once", body = ApiClientCredentials),

@@ -8,6 +8,7 @@ use validator::Validate;
 
 use super::store::AssessmentRow;
 use crate::http::ApiError;
+use crate::http::pagination::Cursor;
 use crate::instruments::scoring::{Answer, ClassificationResult, ScoreResult, SubscaleScore};
 
 /// Where an assessment stands.
@@ -153,6 +154,7 @@ pub struct ListAssessmentsQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<Cursor>, inline)]
     pub cursor: Option<String>,
 }
 

@@ -16,6 +16,7 @@ use crate::auth::{Auth, Principal};
 use crate::clients;
 use crate::fhir::FhirResource;
 use crate::http::etag::etag;
+use crate::http::headers::IdempotencyKeyHeader;
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ValidJson, ValidQuery};
 use crate::http::pagination::PageRequest;
@@ -107,7 +108,7 @@ async fn current(
 #[utoipa::path(
     operation_id = "create_assessment",
     tag = "assessments",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body replay the first answer")),
+    params(IdempotencyKeyHeader),
     request_body = NewAssessment,
     responses(
         (status = 201, description = "Assigned (or completed, with answers)", body = Assessment,
@@ -288,7 +289,7 @@ fn not_open(status: &str) -> ApiError {
     tag = "assessments",
     params(
         ("id" = Uuid, Path, description = "The assessment's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body replay the first answer"),
+        IdempotencyKeyHeader,
     ),
     request_body = AssessmentResponses,
     responses(
@@ -344,7 +345,7 @@ pub async fn submit_responses(
     tag = "assessments",
     params(
         ("id" = Uuid, Path, description = "The assessment's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe"),
+        IdempotencyKeyHeader,
     ),
     responses(
         (status = 200, description = "Cancelled", body = Assessment),

@@ -5,11 +5,20 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The one grant this service offers.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum GrantType {
+    ClientCredentials,
+}
+
 /// The form body of `POST /v1/oauth/token` (`application/x-www-form-urlencoded`).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// Must be `client_credentials`.
-    #[schema(example = "client_credentials")]
+    /// Must be `client_credentials`. (Read as optional so that its absence
+    /// answers OAuth's own `invalid_request`.)
+    #[schema(value_type = GrantType, required = true)]
     pub grant_type: Option<String>,
     /// Space-separated scopes to narrow the token to; all granted scopes when absent.
     #[schema(example = "clients:read clients:write")]

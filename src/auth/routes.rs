@@ -32,7 +32,6 @@ const MAX_ACTOR_LEN: usize = 128;
             example = json!({"error": "invalid_client", "error_description": "unknown client or wrong secret"})),
         (status = 503, description = "The database is unreachable", body = OAuthError),
     ),
-    security(())
 )]
 #[post("/oauth/token")]
 pub async fn create_token(

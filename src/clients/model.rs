@@ -9,6 +9,7 @@ use validator::{Validate, ValidationError, ValidationErrors};
 use super::store::ClientRow;
 use crate::http::ApiError;
 use crate::http::json::double_option;
+use crate::http::pagination::Cursor;
 
 /// Whether the practice is currently treating the client.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -157,6 +158,7 @@ pub struct ListClientsQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<Cursor>, inline)]
     pub cursor: Option<String>,
 }
 

@@ -10,6 +10,7 @@ use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{ClientsRead, ClientsWrite};
 use crate::http::etag::{Precondition, etag};
+use crate::http::headers::{IdempotencyKeyHeader, IfMatchHeader};
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ValidJson, ValidQuery};
 use crate::http::pagination::PageRequest;
@@ -58,7 +59,7 @@ fn change_into_result(change: Change) -> Result<store::ClientRow, ApiError> {
 #[utoipa::path(
     operation_id = "create_client",
     tag = "clients",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body replay the first answer")),
+    params(IdempotencyKeyHeader),
     request_body = NewClient,
     responses(
         (status = 201, description = "Created; `Location` names the new client", body = Client,
@@ -174,7 +175,7 @@ pub async fn get_client(
     tag = "clients",
     params(
         ("id" = Uuid, Path, description = "The client's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 when the client has changed since"),
+        IfMatchHeader,
     ),
     request_body(content = ClientPatch, content_type = "application/merge-patch+json"),
     responses(
@@ -227,7 +228,7 @@ pub async fn update_client(
     tag = "clients",
     params(
         ("id" = Uuid, Path, description = "The client's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 when the client has changed since"),
+        IfMatchHeader,
     ),
     responses(
         (status = 204, description = "Archived"),

@@ -5,9 +5,11 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 
 use crate::http::FieldError;
 use crate::keys::is_key;
+use crate::text::blank_or_longer;
 
 /// Which lean an exercise works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -29,7 +31,7 @@ impl Target {
 }
 
 /// The type of a logged field, with its limits.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LogFieldKind {
     /// An integer from `min` to `max` (e.g. discomfort 0..10).
@@ -52,8 +54,12 @@ pub enum LogFieldKind {
     },
 }
 
-/// A field the client fills in each time they log the exercise.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// A field the client fills in each time they log the exercise. Its
+/// document schema is written in [`super::log_field_schema`]; it is read
+/// through [`WireLogField`], which refuses unknown members (serde cannot
+/// refuse them across a flattened enum).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "WireLogField")]
 pub struct LogField {
     pub key: String,
     /// The question shown to the client.
@@ -64,17 +70,97 @@ pub struct LogField {
     pub kind: LogFieldKind,
 }
 
+/// A log field as written, one variant per type, so that a misspelt member
+/// (`requried`, `max_len`) is refused rather than ignored.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum WireLogField {
+    Integer {
+        key: String,
+        label: String,
+        #[serde(default)]
+        required: bool,
+        min: i64,
+        max: i64,
+    },
+    Text {
+        key: String,
+        label: String,
+        #[serde(default)]
+        required: bool,
+        max_length: u32,
+    },
+    Boolean {
+        key: String,
+        label: String,
+        #[serde(default)]
+        required: bool,
+    },
+    Choice {
+        key: String,
+        label: String,
+        #[serde(default)]
+        required: bool,
+        options: Vec<String>,
+    },
+    Minutes {
+        key: String,
+        label: String,
+        #[serde(default)]
+        required: bool,
+        max: u32,
+    },
+}
+
+impl From<WireLogField> for LogField {
+    fn from(wire: WireLogField) -> Self {
+        let (key, label, required, kind) = match wire {
+            WireLogField::Integer { key, label, required, min, max } => {
+                (key, label, required, LogFieldKind::Integer { min, max })
+            }
+            WireLogField::Text { key, label, required, max_length } => {
+                (key, label, required, LogFieldKind::Text { max_length })
+            }
+            WireLogField::Boolean { key, label, required } => (key, label, required, LogFieldKind::Boolean),
+            WireLogField::Choice { key, label, required, options } => {
+                (key, label, required, LogFieldKind::Choice { options })
+            }
+            WireLogField::Minutes { key, label, required, max } => {
+                (key, label, required, LogFieldKind::Minutes { max })
+            }
+        };
+        LogField { key, label, required, kind }
+    }
+}
+
 /// When a client's latest scores recommend the exercise.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RecommendationRule {
     /// A subscale of an instrument scored at or above a threshold.
-    SubscaleAtLeast { instrument: String, subscale: String, at_least: f64 },
+    SubscaleAtLeast {
+        #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+        instrument: String,
+        #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+        subscale: String,
+        at_least: f64,
+    },
     /// A subscale of an instrument scored at or below a threshold (for
     /// subscales where higher is better, such as mutuality).
-    SubscaleAtMost { instrument: String, subscale: String, at_most: f64 },
+    SubscaleAtMost {
+        #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+        instrument: String,
+        #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+        subscale: String,
+        at_most: f64,
+    },
     /// An instrument's classification came out as `label`.
-    ClassificationIs { instrument: String, label: String },
+    ClassificationIs {
+        #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+        instrument: String,
+        #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+        label: String,
+    },
 }
 
 /// A homework exercise.
@@ -83,22 +169,37 @@ pub enum RecommendationRule {
 pub struct ExerciseDefinition {
     /// Stable key (lowercase letters, digits, `_`); registering it again
     /// makes its next version.
+    #[schema(pattern = "^[a-z0-9_]{1,64}$")]
     pub key: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: String,
     /// One or two sentences for the clinician.
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub summary: String,
-    /// Step-by-step instructions for the client.
+    /// Step-by-step instructions for the client: 1 to 30 steps of 1 to 1000 characters.
+    #[schema(schema_with = instruction_steps)]
     pub instructions: Vec<String>,
     pub target: Target,
     /// How many times a week it is usually practised (1 to 14).
+    #[schema(minimum = 1, maximum = 14)]
     pub suggested_cadence_per_week: u32,
+    #[schema(max_items = 30)]
     pub log_fields: Vec<LogField>,
     #[serde(default)]
     pub recommend_when: Vec<RecommendationRule>,
 }
 
-fn blank_or_longer(value: &str, max: usize) -> bool {
-    value.trim().is_empty() || value.chars().count() > max
+fn instruction_steps() -> ArrayBuilder {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(1000))
+                .pattern(Some(r"\S")),
+        )
+        .min_items(Some(1))
+        .max_items(Some(30))
 }
 
 impl ExerciseDefinition {

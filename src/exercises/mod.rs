@@ -1,4 +1,5 @@
 pub mod definition;
+pub mod log_field_schema;
 pub mod logging;
 pub mod model;
 pub mod recommend;

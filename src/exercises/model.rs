@@ -9,6 +9,7 @@ use validator::Validate;
 use super::definition::{ExerciseDefinition, Target};
 use super::store::ExerciseRow;
 use crate::http::ApiError;
+use crate::http::pagination::Cursor;
 
 /// One version of a homework exercise.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -55,6 +56,7 @@ pub struct ListExercisesQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<Cursor>, inline)]
     pub cursor: Option<String>,
 }
 

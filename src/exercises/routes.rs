@@ -9,6 +9,7 @@ use super::store::{self, Registration};
 use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{Admin, HomeworkRead};
+use crate::http::headers::IdempotencyKeyHeader;
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ParsedJson, ValidQuery};
 use crate::http::pagination::PageRequest;
@@ -89,7 +90,7 @@ pub async fn get_exercise(
 #[utoipa::path(
     operation_id = "register_exercise",
     tag = "exercises",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body replay the first answer")),
+    params(IdempotencyKeyHeader),
     request_body = ExerciseDefinition,
     responses(
         (status = 201, description = "Registered", body = Exercise,

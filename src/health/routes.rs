@@ -28,7 +28,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     operation_id = "get_liveness",
     tag = "operations",
     responses((status = 200, description = "The process is alive", body = Health)),
-    security(())
 )]
 #[get("/healthz")]
 pub async fn healthz() -> web::Json<Health> {
@@ -46,7 +45,6 @@ pub async fn healthz() -> web::Json<Health> {
         (status = 200, description = "Ready to serve", body = Health, example = json!({"status": "ready"})),
         (status = 503, response = responses::Unavailable),
     ),
-    security(())
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

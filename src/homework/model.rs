@@ -3,13 +3,15 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::ObjectBuilder;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
 use super::store::{HomeworkRow, LogRow};
 use crate::http::ApiError;
 use crate::http::json::double_option;
+use crate::http::pagination::Cursor;
 
 /// Where an assignment stands. `completed` and `cancelled` are final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -147,6 +149,7 @@ pub struct ListHomeworkQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<Cursor>, inline)]
     pub cursor: Option<String>,
 }
 
@@ -156,6 +159,26 @@ pub struct HomeworkList {
     pub data: Vec<Homework>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// A logged field's value, by the field's type: a whole number for
+/// `integer` and `minutes`, true or false for `boolean`, text for `text` and
+/// the chosen option's key for `choice`.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum LogFieldValue {
+    Number(i64),
+    Flag(bool),
+    Text(String),
+}
+
+/// `fields` of a log: values by field key, at most 30.
+fn log_field_values() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .additional_properties(Some(LogFieldValue::schema()))
+        .max_properties(Some(30))
+        .description(Some("The exercise's log fields by key, each checked by type and range."))
 }
 
 /// One logged practice.
@@ -175,7 +198,7 @@ pub struct NewHomeworkLog {
     pub done: bool,
     /// The exercise's log fields by key, each checked by type and range.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = log_field_values)]
     #[validate(custom(function = "at_most_30_fields"))]
     pub fields: Map<String, Value>,
     /// The client's own words, up to 4000 characters.
@@ -190,7 +213,7 @@ pub struct HomeworkLog {
     pub homework_id: Uuid,
     pub occurred_at: DateTime<Utc>,
     pub done: bool,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = log_field_values)]
     pub fields: Map<String, Value>,
     pub reflection: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -226,6 +249,7 @@ pub struct ListLogsQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<Cursor>, inline)]
     pub cursor: Option<String>,
 }
 

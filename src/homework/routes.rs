@@ -19,6 +19,7 @@ use crate::exercises::logging::check_fields;
 use crate::exercises::store::find_exercise;
 use crate::fhir::{self, FhirResource};
 use crate::http::etag::{Precondition, etag};
+use crate::http::headers::{IdempotencyKeyHeader, IfMatchHeader};
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ValidJson, ValidQuery};
 use crate::http::pagination::PageRequest;
@@ -67,7 +68,7 @@ async fn current(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -
 #[utoipa::path(
     operation_id = "create_homework",
     tag = "homework",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body replay the first answer")),
+    params(IdempotencyKeyHeader),
     request_body = NewHomework,
     responses(
         (status = 201, description = "Assigned", body = Homework,
@@ -189,7 +190,7 @@ pub async fn get_homework(
     tag = "homework",
     params(
         ("id" = Uuid, Path, description = "The assignment's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 when the assignment has changed since"),
+        IfMatchHeader,
     ),
     request_body(content = HomeworkPatch, content_type = "application/merge-patch+json"),
     responses(
@@ -269,7 +270,7 @@ pub async fn update_homework(
     tag = "homework",
     params(
         ("id" = Uuid, Path, description = "The assignment's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body replay the first answer"),
+        IdempotencyKeyHeader,
     ),
     request_body = NewHomeworkLog,
     responses(

@@ -7,6 +7,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use super::problem::{ApiError, FieldError};
@@ -78,22 +79,76 @@ impl<T: DeserializeOwned + 'static> FromRequest for ParsedJson<T> {
 }
 
 /// Parses JSON, reporting the path of a member of the wrong type.
+///
+/// A number with no fractional part counts as an integer (`8.0` is `8`), as
+/// JSON Schema and the document say, whatever the client's JSON writer does
+/// with whole floats. That second reading runs only when the first fails on
+/// a type, so well-typed bodies pay nothing for it.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // Refused before parsing, so that no part of the body (a member's name
+    // included) is stored or echoed in an error with a NUL in it.
+    if holds_nul_escape(body) {
+        return Err(ApiError::nul_character());
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            let message = if body.is_empty() { "the body is empty".to_owned() } else { strip_position(&inner) };
-            return ApiError::bad_request("malformed_json", "body", message);
+    let first: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let err = match first {
+        Ok(value) => {
+            deserializer.end().map_err(|_| {
+                ApiError::bad_request("malformed_json", "body", "trailing characters after the JSON value")
+            })?;
+            return Ok(value);
         }
-        let message = strip_position(&inner);
-        ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)])
-    })?;
-    deserializer
-        .end()
-        .map_err(|_| ApiError::bad_request("malformed_json", "body", "trailing characters after the JSON value"))?;
-    Ok(value)
+        Err(err) => err,
+    };
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if inner.is_syntax() || inner.is_eof() {
+        let message = if body.is_empty() { "the body is empty".to_owned() } else { strip_position(&inner) };
+        return Err(ApiError::bad_request("malformed_json", "body", message));
+    }
+    if let Ok(mut value) = serde_json::from_slice::<Value>(body)
+        && integral_floats_as_integers(&mut value)
+        && let Ok(parsed) = T::deserialize(value)
+    {
+        return Ok(parsed);
+    }
+    let message = strip_position(&inner);
+    Err(ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)]))
+}
+
+/// True when the JSON text escapes U+0000 (`\\u0000`; a raw NUL byte is not
+/// JSON at all): an escape is a backslash preceded by an even number of them.
+fn holds_nul_escape(body: &[u8]) -> bool {
+    body.windows(6).enumerate().any(|(at, window)| {
+        window == b"\\u0000" && body[..at].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+    })
+}
+
+/// The largest magnitude below which every whole f64 is exactly an i64.
+const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// Rewrites whole floats as integers; true when it changed any.
+fn integral_floats_as_integers(value: &mut Value) -> bool {
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            let Some(float) = number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= EXACT_INTEGER_LIMIT) else {
+                return false;
+            };
+            // Exact by the bound above.
+            #[allow(clippy::cast_possible_truncation)]
+            let whole = float as i64;
+            *value = Value::from(whole);
+            true
+        }
+        Value::Array(items) => {
+            items.iter_mut().fold(false, |changed, item| integral_floats_as_integers(item) | changed)
+        }
+        Value::Object(members) => {
+            members.values_mut().fold(false, |changed, member| integral_floats_as_integers(member) | changed)
+        }
+        _ => false,
+    }
 }
 
 /// serde reports a missing member at its parent's path; name the member
@@ -207,6 +262,30 @@ mod tests {
         use actix_web::ResponseError;
         let status = err.status_code().as_u16();
         (status, err.problem().errors.into_iter().map(|e| e.field).collect())
+    }
+
+    #[test]
+    fn an_escaped_nul_is_found_and_an_escaped_backslash_is_not_one() {
+        assert!(holds_nul_escape(br#"{"a\u0000": 1}"#));
+        assert!(holds_nul_escape(br#"["x", "\\\u0000"]"#));
+        assert!(!holds_nul_escape(br#"["\\u0000"]"#));
+        assert!(!holds_nul_escape(br#"{"a": "u0000"}"#));
+        let err = parse_json::<Sample>(br#"{"name": "a\u0000"}"#).err().unwrap();
+        assert_eq!(fields(err).0, 400);
+    }
+
+    #[test]
+    fn a_float_keeps_its_precision() {
+        let value: serde_json::Value = parse_json(b"0.9999999999999999").unwrap();
+        assert!(value.as_f64().unwrap() < 1.0);
+    }
+
+    #[test]
+    fn a_whole_float_is_an_integer_and_a_fraction_is_not() {
+        let parsed = parse_json::<Sample>(br#"{"name": "a", "inner": {"count": 8.0}}"#).unwrap();
+        assert_eq!(parsed.inner.unwrap().count, 8);
+        let err = parse_json::<Sample>(br#"{"name": "a", "inner": {"count": 8.5}}"#).err().unwrap();
+        assert_eq!(fields(err), (422, vec!["inner.count".to_owned()]));
     }
 
     #[test]

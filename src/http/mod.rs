@@ -3,6 +3,7 @@
 
 pub mod etag;
 pub mod fallback;
+pub mod headers;
 pub mod idempotency;
 pub mod json;
 pub mod pagination;

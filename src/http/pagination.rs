@@ -1,6 +1,8 @@
 //! Keyset pagination shared by every list: rows are ordered by their UUID v7
 //! id (creation order), and the opaque cursor carries the last id seen, so
-//! page 1000 costs what page 1 costs.
+//! page 1000 costs what page 1 costs. The cursor is the id's 16 bytes in
+//! unpadded base64url: every string of that form names a position, so the
+//! document's pattern states the whole rule.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,7 +12,12 @@ use super::problem::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
-const CURSOR_PREFIX: &str = "k1:";
+
+/// A page cursor, as documented: 22 base64url characters (or empty, for the first page).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = "^([A-Za-z0-9_-]{21}[AQgw])?$", example = "AZrdT2x3cYyzV2RPm2cW3A")]
+#[allow(dead_code)]
+pub struct Cursor(String);
 
 /// A validated page request: how many rows, and after which id.
 #[derive(Debug, Clone, Copy)]
@@ -48,15 +55,13 @@ impl PageRequest {
 }
 
 fn encode_cursor(id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
 }
 
 fn decode_cursor(cursor: &str) -> Result<Uuid, ApiError> {
     let invalid = || ApiError::bad_request("invalid_query", "cursor", "not a cursor this API returned");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let id = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
-    Uuid::parse_str(id).map_err(|_| invalid())
+    Uuid::from_slice(&bytes).map_err(|_| invalid())
 }
 
 #[cfg(test)]
@@ -70,6 +75,20 @@ mod tests {
         assert_eq!(PageRequest::new(None, Some(&cursor)).unwrap().after, Some(id));
         assert!(PageRequest::new(None, Some("bm9wZQ")).is_err());
         assert!(PageRequest::new(None, Some("%%%")).is_err());
+    }
+
+    /// What the documented pattern admits is exactly what decodes.
+    #[test]
+    fn every_cursor_of_the_documented_form_names_a_position() {
+        for _ in 0..64 {
+            let cursor = encode_cursor(Uuid::from_bytes(rand::random()));
+            assert_eq!(cursor.len(), 22);
+            assert!("AQgw".contains(cursor.chars().last().unwrap()));
+        }
+        for last in ['A', 'Q', 'g', 'w'] {
+            assert!(PageRequest::new(None, Some(&format!("{}{last}", "_-9z".repeat(5) + "a"))).is_ok());
+        }
+        assert!(PageRequest::new(None, Some(&format!("{}B", "A".repeat(21)))).is_err());
     }
 
     #[test]

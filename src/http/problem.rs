@@ -103,6 +103,14 @@ impl ApiError {
         Self::BadRequest { code, detail: detail.to_owned(), errors: Vec::new() }
     }
 
+    /// Text holding U+0000, which PostgreSQL text and jsonb cannot store.
+    pub fn nul_character() -> Self {
+        Self::unplaced(
+            "invalid_characters",
+            "a text value holds a NUL character (U+0000), which the service cannot store",
+        )
+    }
+
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         Self::Internal(err.into())
     }
@@ -244,10 +252,7 @@ impl From<diesel::result::Error> for ApiError {
             }
             // JSON and URLs can carry U+0000; PostgreSQL text and jsonb cannot.
             Error::DatabaseError(DatabaseErrorKind::Unknown, ref info) if is_nul_character(info.message()) => {
-                Self::unplaced(
-                    "invalid_characters",
-                    "a text value holds a NUL character (U+0000), which the service cannot store",
-                )
+                Self::nul_character()
             }
             other => Self::Internal(other.into()),
         }

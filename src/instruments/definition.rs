@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::http::FieldError;
 use crate::keys::is_key;
+use crate::text::{blank_or_longer, longer_than};
 
 /// The answer scale shared by every item: integers `min..=max`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -33,9 +34,12 @@ pub struct ScaleLabel {
 #[serde(deny_unknown_fields)]
 pub struct Item {
     /// Stable id; answers name items by it.
+    #[schema(min_length = 1, max_length = 64)]
     pub id: String,
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub text: String,
     /// The key of the subscale the item counts toward.
+    #[schema(pattern = "^[a-z0-9_]{1,64}$")]
     pub subscale: String,
     /// Reverse-keyed: scored as `min + max - answer`.
     #[serde(default)]
@@ -66,6 +70,7 @@ pub enum Direction {
 pub struct Band {
     pub min: f64,
     pub max: f64,
+    #[schema(pattern = r"\S")]
     pub label: String,
 }
 
@@ -81,13 +86,17 @@ pub enum ReliabilityKind {
 #[serde(deny_unknown_fields)]
 pub struct Norms {
     /// Reference standard deviation of the subscale score.
+    #[schema(exclusive_minimum = 0)]
     pub sd: f64,
     /// Reliability coefficient, strictly between 0 and 1.
+    #[schema(exclusive_minimum = 0, exclusive_maximum = 1)]
     pub reliability: f64,
     pub reliability_kind: ReliabilityKind,
     pub clinical_mean: Option<f64>,
+    #[schema(exclusive_minimum = 0)]
     pub clinical_sd: Option<f64>,
     pub normal_mean: Option<f64>,
+    #[schema(exclusive_minimum = 0)]
     pub normal_sd: Option<f64>,
     /// Where the norms come from (a citation).
     pub source: Option<String>,
@@ -96,6 +105,7 @@ pub struct Norms {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Subscale {
+    #[schema(pattern = "^[a-z0-9_]{1,64}$")]
     pub key: String,
     pub title: String,
     pub method: ScoringMethod,
@@ -115,11 +125,25 @@ pub enum Classification {
     /// Two dimensions each compared with a cut-off (a score equal to the
     /// cut-off counts as high): `secure` (both low), `anxious` (anxiety
     /// high), `avoidant` (avoidance high), `fearful` (both high).
-    Quadrant { anxiety: String, anxiety_cutoff: f64, avoidance: String, avoidance_cutoff: f64 },
+    Quadrant {
+        #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+        anxiety: String,
+        anxiety_cutoff: f64,
+        #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+        avoidance: String,
+        avoidance_cutoff: f64,
+    },
     /// A position between two opposing subscales: with
     /// `d = dependent - independent`, `|d| <= balanced_margin` is
     /// `interdependent`, below it `leans_independent`, above `leans_dependent`.
-    Spectrum { independent: String, dependent: String, balanced_margin: f64 },
+    Spectrum {
+        #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+        independent: String,
+        #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+        dependent: String,
+        #[schema(minimum = 0)]
+        balanced_margin: f64,
+    },
 }
 
 /// A questionnaire: scale, items, subscales and an optional classification.
@@ -128,11 +152,16 @@ pub enum Classification {
 pub struct InstrumentDefinition {
     /// Stable key (lowercase letters, digits, `_`); a new registration under
     /// an existing key is its next version.
+    #[schema(pattern = "^[a-z0-9_]{1,64}$")]
     pub key: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: String,
+    #[schema(max_length = 2000)]
     pub description: String,
     pub scale: ResponseScale,
+    #[schema(min_items = 1, max_items = 500)]
     pub items: Vec<Item>,
+    #[schema(min_items = 1, max_items = 50)]
     pub subscales: Vec<Subscale>,
     pub classification: Option<Classification>,
 }
@@ -169,10 +198,10 @@ impl InstrumentDefinition {
         if !is_key(&self.key) {
             fail("key".into(), "must be 1 to 64 lowercase letters, digits or underscores");
         }
-        if self.title.trim().is_empty() || self.title.len() > 200 {
+        if blank_or_longer(&self.title, 200) {
             fail("title".into(), "must be 1 to 200 characters");
         }
-        if self.description.len() > MAX_TEXT {
+        if longer_than(&self.description, MAX_TEXT) {
             fail("description".into(), "must be at most 2000 characters");
         }
         if self.scale.min >= self.scale.max {
@@ -192,13 +221,13 @@ impl InstrumentDefinition {
         let subscale_keys: HashSet<&str> = self.subscales.iter().map(|s| s.key.as_str()).collect();
         let mut item_ids = HashSet::new();
         for (i, item) in self.items.iter().enumerate() {
-            if item.id.is_empty() || item.id.len() > 64 {
+            if item.id.is_empty() || longer_than(&item.id, 64) {
                 fail(format!("items[{i}].id"), "must be 1 to 64 characters");
             }
             if !item_ids.insert(item.id.as_str()) {
                 fail(format!("items[{i}].id"), "duplicates another item's id");
             }
-            if item.text.trim().is_empty() || item.text.len() > MAX_TEXT {
+            if blank_or_longer(&item.text, MAX_TEXT) {
                 fail(format!("items[{i}].text"), "must be 1 to 2000 characters");
             }
             if !subscale_keys.contains(item.subscale.as_str()) {

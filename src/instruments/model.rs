@@ -9,6 +9,7 @@ use validator::Validate;
 use super::definition::InstrumentDefinition;
 use super::store::InstrumentRow;
 use crate::http::ApiError;
+use crate::http::pagination::Cursor;
 
 /// One version of a questionnaire.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -52,6 +53,7 @@ pub struct ListInstrumentsQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<Cursor>, inline)]
     pub cursor: Option<String>,
 }
 

@@ -10,6 +10,7 @@ use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{Admin, AssessmentsRead};
 use crate::fhir::{self, FhirResource};
+use crate::http::headers::IdempotencyKeyHeader;
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ParsedJson, ValidQuery};
 use crate::http::pagination::PageRequest;
@@ -123,7 +124,7 @@ pub async fn get_instrument_fhir(
 #[utoipa::path(
     operation_id = "register_instrument",
     tag = "instruments",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body replay the first answer")),
+    params(IdempotencyKeyHeader),
     request_body = InstrumentDefinition,
     responses(
         (status = 201, description = "Registered", body = Instrument,

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::patterns::PatternKind;
+use crate::http::pagination::Cursor;
 use crate::instruments::scoring::SubscaleScore;
 use crate::progress::model::AdherenceFigures;
 
@@ -21,8 +22,20 @@ pub struct NewRelationship {
     pub kind: String,
     /// Two to ten distinct live clients of your practice.
     #[validate(length(min = 2, max = 10, message = "must name 2 to 10 clients"))]
-    #[schema(min_items = 2, max_items = 10)]
+    #[schema(schema_with = distinct_client_ids)]
     pub client_ids: Vec<Uuid>,
+}
+
+fn distinct_client_ids() -> utoipa::openapi::schema::ArrayBuilder {
+    use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+        )
+        .min_items(Some(2))
+        .max_items(Some(10))
+        .unique_items(true)
+        .description(Some("Two to ten distinct live clients of your practice."))
 }
 
 /// Clients linked for joint work.
@@ -47,6 +60,7 @@ pub struct ListRelationshipsQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<Cursor>, inline)]
     pub cursor: Option<String>,
 }
 

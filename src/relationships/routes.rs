@@ -14,6 +14,7 @@ use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{ClientsRead, ClientsWrite, ProgressRead};
 use crate::clients;
+use crate::http::headers::IdempotencyKeyHeader;
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ValidJson, ValidQuery};
 use crate::http::pagination::PageRequest;
@@ -45,7 +46,7 @@ fn relationship(row: RelationshipRow, client_ids: Vec<Uuid>) -> Relationship {
 #[utoipa::path(
     operation_id = "create_relationship",
     tag = "relationships",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body replay the first answer")),
+    params(IdempotencyKeyHeader),
     request_body = NewRelationship,
     responses(
         (status = 201, description = "Created; `Location` names the new relationship", body = Relationship,
