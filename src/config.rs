@@ -28,6 +28,19 @@ pub enum Command {
     Openapi,
     /// Create a practice and an API client holding every scope; print its credentials once.
     Bootstrap(BootstrapArgs),
+    /// Exit 0 when the service on ATTUNE_BIND answers `GET /healthz` with 200
+    /// (for a container's HEALTHCHECK: it needs no curl in the image).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The address the service listens on; an unspecified host (0.0.0.0, [::]) is probed on loopback.
+    #[arg(long, env = "ATTUNE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// How long to wait for the answer, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use attune::config::{Cli, Command, LogFormat};
 use attune::startup::Application;
-use attune::{bootstrap, db, openapi, telemetry};
+use attune::{bootstrap, db, health, openapi, telemetry};
 use clap::Parser;
 
 #[tokio::main]
@@ -34,6 +34,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{} migration(s) applied", applied.len());
         }
         Command::Openapi => print!("{}", openapi::document_json()?),
+        Command::Healthcheck(args) => {
+            health::probe::check(&args.bind, std::time::Duration::from_millis(args.timeout_ms))?;
+        }
         Command::Bootstrap(args) => {
             db::run_migrations(&args.database.database_url)?;
             let out = bootstrap::bootstrap(&args.database.database_url, &args.practice, &args.client_name).await?;

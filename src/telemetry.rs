@@ -1,6 +1,8 @@
 //! Logging: text or JSON lines, filtered by `RUST_LOG` (default `info`).
 //! Log lines carry ids (request, practice, client), never names or clinical text.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -13,7 +15,10 @@ pub fn init(format: LogFormat) {
     if let Ok(quiet_metrics) = "actix_web_prom=error".parse() {
         filter = filter.add_directive(quiet_metrics);
     }
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only for a person at a terminal: escapes in a file or a log
+    // collector are noise.
+    let ansi = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     // A second init (tests) is harmless: the first subscriber stays.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),

@@ -1,4 +1,5 @@
 //! Liveness, readiness and metrics of the pool.
 
 pub mod metrics;
+pub mod probe;
 pub mod routes;

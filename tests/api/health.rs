@@ -57,3 +57,11 @@ async fn metrics_count_requests_by_route_template_and_report_the_pool() {
     assert!(metrics.contains("attune_http_requests_duration_seconds_bucket"));
     assert!(metrics.contains("attune_db_pool_max 16"));
 }
+
+#[tokio::test]
+async fn the_container_healthcheck_probe_passes_against_a_live_service() {
+    let app = TestApp::spawn().await;
+    let bind = app.address.trim_start_matches("http://").to_owned();
+    let probe = tokio::task::spawn_blocking(move || attune::health::probe::check(&bind, Duration::from_secs(2)));
+    assert!(probe.await.unwrap().is_ok());
+}
