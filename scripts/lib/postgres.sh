@@ -21,17 +21,47 @@ pg_ensure_installed() {
     fi
 }
 
+# pg_data_dir PREFERRED: PREFERRED when the server's owner can reach it,
+# else a directory of its own under /var/lib/attune, named after PREFERRED
+# (as root, a clone under a private home such as /root is out of the
+# `postgres` user's reach, and we do not loosen the permissions of someone's
+# home to fix that).
+pg_data_dir() {
+    local preferred="$1"
+    pg_ensure_installed
+    if [ "$(id -u)" != 0 ]; then
+        echo "$preferred"
+        return
+    fi
+    # pg_start opens the data directory's own parent (ours); everything
+    # above it must already be enterable.
+    local above
+    above="$(dirname "$(dirname "$preferred")")"
+    if runuser -u postgres -- test -x "$above" 2>/dev/null; then
+        echo "$preferred"
+    else
+        local name
+        name="$(printf '%s' "$preferred" | sha256sum | cut -c1-16)"
+        mkdir -p /var/lib/attune
+        chmod 755 /var/lib/attune
+        echo "/var/lib/attune/$name/postgres"
+    fi
+}
+
 # pg_start DIR PORT: initialise DIR (once) and start a server on 127.0.0.1:PORT.
+# As root, every parent of DIR must be enterable by `postgres` (see pg_data_dir).
 pg_start() {
     local dir="$1" port="$2"
     pg_ensure_installed
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then
         chown postgres:postgres "$dir"
-        # runuser needs to reach the directory.
-        local parent
-        parent="$(dirname "$dir")"
-        chmod o+x "$parent" 2>/dev/null || true
+        # The directory that holds DIR is the caller's own (a temp dir, .data/).
+        chmod o+x "$(dirname "$dir")" 2>/dev/null || true
+        if ! runuser -u postgres -- test -x "$dir"; then
+            echo "the postgres user cannot enter $dir (a parent directory is private); use pg_data_dir" >&2
+            return 1
+        fi
     fi
     chmod 700 "$dir"
     if [ ! -f "$dir/PG_VERSION" ]; then
