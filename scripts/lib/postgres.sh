@@ -7,7 +7,8 @@ PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail
 
 pg_as_owner() {
     if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
+        # From /, since the caller's directory may be out of postgres's reach.
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi
@@ -37,7 +38,7 @@ pg_data_dir() {
     # above it must already be enterable.
     local above
     above="$(dirname "$(dirname "$preferred")")"
-    if runuser -u postgres -- test -x "$above" 2>/dev/null; then
+    if (cd / && runuser -u postgres -- test -x "$above") 2>/dev/null; then
         echo "$preferred"
     else
         local name
@@ -58,7 +59,7 @@ pg_start() {
         chown postgres:postgres "$dir"
         # The directory that holds DIR is the caller's own (a temp dir, .data/).
         chmod o+x "$(dirname "$dir")" 2>/dev/null || true
-        if ! runuser -u postgres -- test -x "$dir"; then
+        if ! (cd / && runuser -u postgres -- test -x "$dir"); then
             echo "the postgres user cannot enter $dir (a parent directory is private); use pg_data_dir" >&2
             return 1
         fi
