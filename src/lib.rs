@@ -23,6 +23,8 @@ pub mod practices;
 pub mod progress;
 pub mod recommendations;
 pub mod relationships;
+pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod text;

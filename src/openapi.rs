@@ -1,5 +1,5 @@
 //! The OpenAPI document: the base below plus every `#[utoipa::path]` handler
-//! registered in [`crate::startup::routes`], collected by utoipa-actix-web.
+//! registered in [`crate::routes::routes`], collected by utoipa-actix-web.
 
 use utoipa::openapi::RefOr;
 use utoipa::openapi::link::LinkBuilder;
@@ -104,7 +104,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let (_, mut doc) = actix_web::App::new()
         .into_utoipa_app()
         .openapi(BaseDoc::openapi())
-        .configure(crate::startup::routes)
+        .configure(crate::routes::routes)
         .split_for_parts();
     link_created_resources(&mut doc);
     doc

@@ -8,8 +8,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use actix_web_prom::PrometheusMetricsBuilder;
 use anyhow::Context;
-use utoipa_actix_web::service_config::ServiceConfig;
-use utoipa_actix_web::{AppExt, scope};
+use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::jwt::{ExternalIssuer, TokenKeys};
@@ -20,40 +19,9 @@ use crate::health::metrics::PoolCollector;
 use crate::http::fallback::{self, KnownRoutes};
 use crate::http::json::BodyLimit;
 use crate::http::{idempotency, request_id};
-use crate::{
-    api_clients, assessments, auth, clients, exercises, health, homework, instruments, norms, openapi, progress,
-    recommendations, relationships,
-};
-
-/// What every handler may reach.
-pub struct AppState {
-    pub pool: DbPool,
-    pub tokens: TokenKeys,
-    pub revocations: RevocationCache,
-    pub settings: RuntimeSettings,
-}
-
-pub struct RuntimeSettings {
-    pub token_lifetime_seconds: i64,
-}
-
-/// Every documented route. Used for serving and for the OpenAPI document alike.
-pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.configure(health::routes::configure).service(
-        scope::scope("/v1")
-            .service(auth::routes::create_token)
-            .configure(api_clients::routes::configure)
-            .configure(clients::routes::configure)
-            .configure(instruments::routes::configure)
-            .configure(assessments::routes::configure)
-            .configure(exercises::routes::configure)
-            .configure(homework::routes::configure)
-            .configure(recommendations::routes::configure)
-            .configure(progress::routes::configure)
-            .configure(relationships::routes::configure)
-            .configure(norms::routes::configure),
-    );
-}
+use crate::openapi;
+use crate::routes::routes;
+use crate::state::{AppState, RuntimeSettings};
 
 fn token_keys(args: &ServeArgs) -> anyhow::Result<TokenKeys> {
     let secret = args.jwt_secret.as_deref().filter(|s| !s.is_empty());

@@ -25,7 +25,7 @@ use crate::instruments::definition::InstrumentDefinition;
 use crate::instruments::scoring::{self, Answer};
 use crate::instruments::store::{InstrumentRow, find_instrument};
 use crate::practices::PracticeId;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const RESOURCE: &str = "assessment";
 

@@ -13,7 +13,7 @@ use super::jwt::TokenOrigin;
 use super::scopes::{RequiredScope, Scope};
 use crate::http::ApiError;
 use crate::practices::PracticeId;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Who is calling: the practice, the API client (or external subject), the
 /// clinician it acts for, and what it may do.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::model::{OAuthError, TokenRequest, TokenResponse};
 use super::scopes::Scope;
 use super::{secret, store};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const MAX_ACTOR_LEN: usize = 128;
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::http::{ApiError, responses};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A health answer.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

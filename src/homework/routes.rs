@@ -25,7 +25,7 @@ use crate::http::json::{ValidJson, ValidQuery};
 use crate::http::pagination::PageRequest;
 use crate::http::{ApiError, responses};
 use crate::practices::PracticeId;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::{clients, db};
 
 const RESOURCE: &str = "homework assignment";

@@ -15,7 +15,7 @@ use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ParsedJson, ValidQuery};
 use crate::http::pagination::PageRequest;
 use crate::http::{ApiError, responses};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const RESOURCE: &str = "instrument";
 

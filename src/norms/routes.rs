@@ -18,7 +18,7 @@ use crate::instruments::store::{InstrumentRow, find_instrument};
 use crate::practices::PracticeId;
 use crate::progress;
 use crate::progress::store::LocalNormRow;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(get_instrument_statistics).service(set_local_norms).service(delete_local_norms);

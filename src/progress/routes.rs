@@ -18,7 +18,7 @@ use crate::http::json::ValidQuery;
 use crate::http::{ApiError, responses};
 use crate::instruments::definition::InstrumentDefinition;
 use crate::practices::PracticeId;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(get_client_progress).service(get_client_progress_chart);

@@ -12,7 +12,7 @@ use crate::exercises::definition::ExerciseDefinition;
 use crate::exercises::recommend::{LatestResult, reasons};
 use crate::http::{ApiError, responses};
 use crate::instruments::scoring::ScoreResult;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_recommendations);

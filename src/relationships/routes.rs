@@ -22,7 +22,7 @@ use crate::http::{ApiError, responses};
 use crate::instruments::scoring::ScoreResult;
 use crate::progress;
 use crate::recommendations;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const RESOURCE: &str = "relationship";
 
