@@ -19,7 +19,7 @@ pub struct BootstrapOutput {
 /// transaction; the secret is returned once and stored hashed.
 pub async fn bootstrap(database_url: &str, practice_name: &str, client_name: &str) -> anyhow::Result<BootstrapOutput> {
     let client_secret = secret::generate();
-    let hash = secret::hash(&client_secret)?;
+    let hash = secret::hash(&client_secret);
     let mut conn = AsyncPgConnection::establish(database_url).await?;
     let (practice_id, client_id) = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {

@@ -1,6 +1,7 @@
 //! Command line and environment: every setting is a flag with an environment
 //! variable behind it (`attune --help`, `attune serve --help`).
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -124,6 +125,52 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "ATTUNE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Abuse resistance: rate limits and what a slow or greedy client may hold.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Failed token requests allowed per API client id, and per source
+    /// address, in a burst; the budget refills over a minute. Past it, 429.
+    #[arg(long, env = "ATTUNE_TOKEN_FAILURE_BURST", default_value_t = NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))]
+    pub token_failure_burst: NonZeroU32,
+    /// Requests a minute each practice may make (per instance); off when unset.
+    #[arg(long, env = "ATTUNE_PRACTICE_RATE_LIMIT_PER_MINUTE")]
+    pub practice_rate_limit_per_minute: Option<NonZeroU32>,
+    /// Proxies in front of the service whose `X-Forwarded-For` entries name
+    /// the source address (0: the peer is the source).
+    #[arg(long, env = "ATTUNE_TRUSTED_PROXY_HOPS", default_value_t = 0)]
+    pub trusted_proxy_hops: usize,
+    /// How long a client may take to send a request's headers, in
+    /// milliseconds, before it is answered 408 and closed.
+    #[arg(long, env = "ATTUNE_CLIENT_REQUEST_TIMEOUT_MS", default_value_t = 5000)]
+    pub client_request_timeout_ms: u64,
+    /// How long a client may take to send a request's body, in milliseconds,
+    /// before it is answered 408.
+    #[arg(long, env = "ATTUNE_CLIENT_BODY_TIMEOUT_MS", default_value_t = 10000)]
+    pub client_body_timeout_ms: u64,
+    /// How long an idle keep-alive connection is kept open, in seconds.
+    #[arg(long, env = "ATTUNE_KEEP_ALIVE_SECONDS", default_value_t = 5)]
+    pub keep_alive_seconds: u64,
+    /// Open connections this instance accepts at once; past it, new ones wait in the backlog.
+    #[arg(long, env = "ATTUNE_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        Self {
+            token_failure_burst: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
+            practice_rate_limit_per_minute: None,
+            trusted_proxy_hops: 0,
+            client_request_timeout_ms: 5000,
+            client_body_timeout_ms: 10000,
+            keep_alive_seconds: 5,
+            max_connections: 4096,
+        }
+    }
 }
 
 impl ServeArgs {
@@ -146,6 +193,7 @@ impl ServeArgs {
             shutdown_timeout_seconds: 30,
             skip_migrations: false,
             log_format: LogFormat::Text,
+            limits: LimitArgs::default(),
         }
     }
 }

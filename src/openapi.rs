@@ -54,6 +54,8 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
             responses::UnsupportedMediaType,
             responses::ValidationFailed,
             responses::Unavailable,
+            responses::TooManyRequests,
+            responses::RequestTimeout,
         )
     ),
     modifiers(&SecuritySchemes)
@@ -107,7 +109,36 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .configure(crate::routes::routes)
         .split_for_parts();
     link_created_resources(&mut doc);
+    answer_limits_everywhere(&mut doc);
     doc
+}
+
+/// Every authenticated operation may meet the practice's request rate, and
+/// every operation with a body the body timeout: both come from shared
+/// extractors, so they are documented here once rather than by each handler.
+fn answer_limits_everywhere(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::Ref;
+    for item in doc.paths.paths.values_mut() {
+        for operation in
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+        {
+            let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            if authenticated {
+                operation
+                    .responses
+                    .responses
+                    .entry("429".to_owned())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name("TooManyRequests")));
+            }
+            if operation.request_body.is_some() {
+                operation
+                    .responses
+                    .responses
+                    .entry("408".to_owned())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name("RequestTimeout")));
+            }
+        }
+    }
 }
 
 fn operations(item: &PathItem) -> impl Iterator<Item = &Operation> {
@@ -177,7 +208,10 @@ fn state_rules_utoipa_cannot_carry(doc: &mut serde_json::Value) {
         }
     }
     if let Some(new_assessment) = schemas.get_mut("NewAssessment").and_then(Value::as_object_mut) {
-        new_assessment.insert("dependentRequired".to_owned(), json!({"completed_at": ["answers"]}));
+        new_assessment.insert(
+            "dependentSchemas".to_owned(),
+            json!({"completed_at": {"required": ["answers"], "properties": {"answers": {"type": "array"}}}}),
+        );
     }
 }
 

@@ -19,7 +19,9 @@ use crate::health::metrics::PoolCollector;
 use crate::http::fallback::{self, KnownRoutes};
 use crate::http::json::BodyLimit;
 use crate::http::{idempotency, request_id};
+use crate::jobs::Jobs;
 use crate::openapi;
+use crate::rate_limits::{PracticeLimiter, TokenGuard};
 use crate::routes::routes;
 use crate::state::{AppState, RuntimeSettings};
 
@@ -57,6 +59,8 @@ fn token_keys(args: &ServeArgs) -> anyhow::Result<TokenKeys> {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Background work; stops with the application.
+    _jobs: Jobs,
 }
 
 impl Application {
@@ -78,7 +82,12 @@ impl Application {
             pool: pool.clone(),
             tokens,
             revocations: RevocationCache::new(Duration::from_secs(args.revocation_check_seconds)),
-            settings: RuntimeSettings { token_lifetime_seconds: args.token_lifetime_seconds },
+            token_guard: TokenGuard::new(args.limits.token_failure_burst),
+            practice_limiter: args.limits.practice_rate_limit_per_minute.map(PracticeLimiter::per_minute),
+            settings: RuntimeSettings {
+                token_lifetime_seconds: args.token_lifetime_seconds,
+                trusted_proxy_hops: args.limits.trusted_proxy_hops,
+            },
         });
 
         let registry = prometheus::Registry::new();
@@ -94,15 +103,18 @@ impl Application {
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&doc));
         let doc_json = web::Bytes::from(openapi::document_json()?);
         let body_limit = args.body_limit_bytes;
+        let body_timeout = Duration::from_millis(args.limits.client_body_timeout_ms);
+        let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
 
         let listener = TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
         let port = listener.local_addr()?.port();
-        let mut server = HttpServer::new(move || {
+        let state_for_jobs = state.clone();
+        let server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(known_routes.clone())
-                .app_data(BodyLimit(body_limit))
+                .app_data(BodyLimit { bytes: body_limit, timeout: body_timeout })
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(web::PathConfig::default().error_handler(fallback::path_error))
                 .configure(routes)
@@ -116,13 +128,18 @@ impl Application {
                 .wrap(from_fn(request_id::middleware))
         })
         .shutdown_timeout(args.shutdown_timeout_seconds)
+        .workers(workers)
+        // Slow or greedy clients: headers must arrive in time, idle
+        // keep-alives close, and the instance holds a bounded number of
+        // connections (actix counts them per worker).
+        .client_request_timeout(Duration::from_millis(args.limits.client_request_timeout_ms))
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .keep_alive(Duration::from_secs(args.limits.keep_alive_seconds))
+        .max_connections(args.limits.max_connections.div_ceil(workers).max(1))
         .listen(listener)?;
-        if let Some(workers) = args.workers {
-            server = server.workers(workers);
-        }
         let server = server.run();
-        tokio::spawn(purge_idempotency_keys(pool));
-        Ok(Self { port, server })
+        let jobs = background_jobs(state_for_jobs, pool);
+        Ok(Self { port, server, _jobs: jobs })
     }
 
     pub fn port(&self) -> u16 {
@@ -146,15 +163,20 @@ async fn serve_document(doc: web::Data<OpenApiDocument>) -> actix_web::HttpRespo
     actix_web::HttpResponse::Ok().content_type("application/json").body(doc.0.clone())
 }
 
-/// Hourly, forget idempotency keys past retention. Harmless on every instance.
-async fn purge_idempotency_keys(pool: DbPool) {
-    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        every_hour.tick().await;
-        let Ok(mut conn) = pool.get().await else { continue };
-        match idempotency::purge_expired(&mut conn).await {
-            Ok(purged) => tracing::debug!(purged, "expired idempotency keys purged"),
-            Err(err) => tracing::warn!(error = %err, "purging idempotency keys"),
+/// The background work every instance starts, through the shared runner.
+fn background_jobs(state: web::Data<AppState>, pool: DbPool) -> Jobs {
+    let mut jobs = Jobs::new();
+    jobs.local("forget idle rate-limit buckets", Duration::from_secs(60), move || {
+        let state = state.clone();
+        async move {
+            state.token_guard.forget_idle();
+            if let Some(limiter) = &state.practice_limiter {
+                limiter.forget_idle();
+            }
         }
-    }
+    });
+    jobs.led("purge expired idempotency keys", Duration::from_secs(3600), pool, |conn| {
+        Box::pin(async move { Ok(idempotency::purge_expired(conn).await? as u64) })
+    });
+    jobs
 }

@@ -4,15 +4,22 @@
 use crate::auth::jwt::TokenKeys;
 use crate::auth::revocation::RevocationCache;
 use crate::db::DbPool;
+use crate::rate_limits::{PracticeLimiter, TokenGuard};
 
 /// What every handler may reach.
 pub struct AppState {
     pub pool: DbPool,
     pub tokens: TokenKeys,
     pub revocations: RevocationCache,
+    /// Failed token requests, per client id and per source address.
+    pub token_guard: TokenGuard,
+    /// The optional request rate per practice.
+    pub practice_limiter: Option<PracticeLimiter>,
     pub settings: RuntimeSettings,
 }
 
 pub struct RuntimeSettings {
     pub token_lifetime_seconds: i64,
+    /// Proxies in front of the service whose `X-Forwarded-For` entries are trusted.
+    pub trusted_proxy_hops: usize,
 }

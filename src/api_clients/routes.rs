@@ -25,15 +25,11 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(revoke_api_client);
 }
 
-/// Generates a secret and its argon2 hash off the async workers.
-async fn new_secret() -> Result<(String, String), ApiError> {
-    web::block(|| {
-        let secret = secret::generate();
-        secret::hash(&secret).map(|hash| (secret, hash))
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
+/// A new secret and the digest that is stored of it.
+fn new_secret() -> (String, String) {
+    let secret = secret::generate();
+    let hash = secret::hash(&secret);
+    (secret, hash)
 }
 
 /// List API clients.
@@ -100,7 +96,7 @@ pub async fn create_api_client(
     let principal = auth.principal;
     let practice = principal.practice_id;
     let fingerprint = idempotency::fingerprint(&req, &input)?;
-    let (client_secret, hash) = new_secret().await?;
+    let (client_secret, hash) = new_secret();
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
             let row = store::insert_api_client(conn, practice, &input.name, &input.scopes, &hash).await?;
@@ -150,7 +146,7 @@ pub async fn rotate_api_client_secret(
     let practice = principal.practice_id;
     let id = id.into_inner();
     let fingerprint = idempotency::fingerprint(&req, &())?;
-    let (client_secret, hash) = new_secret().await?;
+    let (client_secret, hash) = new_secret();
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
             let row = store::rotate_secret(conn, practice, id, &hash).await?.ok_or(ApiError::NotFound(RESOURCE))?;

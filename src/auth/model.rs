@@ -58,18 +58,30 @@ pub struct TokenResponse {
 #[schema(example = json!({"error": "invalid_client", "error_description": "unknown client or wrong secret"}))]
 pub struct OAuthError {
     /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
-    /// `unsupported_grant_type` or `invalid_scope`.
+    /// `unsupported_grant_type`, `invalid_scope`, or `slow_down` (429: too many
+    /// failed requests; wait `Retry-After` seconds).
     pub error: String,
     pub error_description: String,
     /// Whether the client authenticated with HTTP Basic (then a 401 carries a
     /// `WWW-Authenticate: Basic` challenge).
     #[serde(skip)]
     pub basic_auth: bool,
+    /// Seconds to wait, for a 429.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
     pub fn new(error: &str, description: impl Into<String>) -> Self {
-        Self { error: error.to_owned(), error_description: description.into(), basic_auth: false }
+        Self { error: error.to_owned(), error_description: description.into(), basic_auth: false, retry_after: None }
+    }
+
+    /// Too many failed token requests from this address or for this client.
+    pub fn slow_down(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new("slow_down", "too many failed token requests; retry after the time given in Retry-After")
+        }
     }
 }
 
@@ -79,6 +91,7 @@ impl ResponseError for OAuthError {
             "invalid_client" => StatusCode::UNAUTHORIZED,
             "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
             "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "slow_down" => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -86,6 +99,9 @@ impl ResponseError for OAuthError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
         if self.status_code() == StatusCode::UNAUTHORIZED && self.basic_auth {
             response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"attune\""));
         }

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
@@ -90,6 +90,13 @@ impl<S: RequiredScope + 'static> FromRequest for Auth<S> {
             let principal = authenticate(&req).await?;
             if !principal.scopes.contains(&S::SCOPE) {
                 return Err(ApiError::InsufficientScope(S::SCOPE.as_str()));
+            }
+            if let Some(limiter) = req.app_data::<web::Data<AppState>>().and_then(|s| s.practice_limiter.as_ref()) {
+                let status = limiter.check(principal.practice_id.0);
+                if !status.allowed {
+                    return Err(ApiError::TooManyRequests(status));
+                }
+                req.extensions_mut().insert(status);
             }
             Ok(Auth { principal, _scope: PhantomData })
         })

@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use super::model::{OAuthError, TokenRequest, TokenResponse};
 use super::scopes::Scope;
+use super::secret::Verified;
 use super::{secret, store};
+use crate::rate_limits;
 use crate::state::AppState;
 
 const MAX_ACTOR_LEN: usize = 128;
@@ -30,6 +32,9 @@ const MAX_ACTOR_LEN: usize = 128;
         (status = 400, description = "Malformed request, unsupported grant type or scope not granted", body = OAuthError),
         (status = 401, description = "Unknown client, wrong secret or revoked client", body = OAuthError,
             example = json!({"error": "invalid_client", "error_description": "unknown client or wrong secret"})),
+        (status = 429, description = "Too many failed token requests for this client or from this address: wait `Retry-After` seconds (the right secret is never refused)", body = OAuthError,
+            headers(("Retry-After" = u64, description = "Seconds to wait")),
+            example = json!({"error": "slow_down", "error_description": "too many failed token requests; retry after the time given in Retry-After"})),
         (status = 503, description = "The database is unreachable", body = OAuthError),
     ),
 )]
@@ -82,15 +87,32 @@ pub async fn create_token(
     };
     drop(conn);
 
-    // Argon2 is deliberately slow: keep it off the async workers.
-    let stored_hash = credentials.as_ref().map(|c| c.secret_hash.clone());
-    let secret_ok = web::block(move || secret::verify(&client_secret, stored_hash.as_deref()))
-        .await
-        .map_err(|_| OAuthError::new("server_error", "secret verification failed"))?;
-    let credentials = match credentials {
-        Some(c) if secret_ok && c.revoked_at.is_none() => c,
-        _ => return Err(invalid_client()),
+    let verified = match &credentials {
+        None => Verified::No,
+        // An argon2 hash from an earlier version is slow: keep it off the async workers.
+        Some(c) if secret::is_legacy(&c.secret_hash) => {
+            let stored = c.secret_hash.clone();
+            web::block(move || secret::verify(&client_secret, &stored))
+                .await
+                .map_err(|_| OAuthError::new("server_error", "secret verification failed"))?
+        }
+        Some(c) => secret::verify(&client_secret, &c.secret_hash),
     };
+    let credentials = match credentials {
+        Some(c) if verified != Verified::No && c.revoked_at.is_none() => c,
+        _ => {
+            // Only failures count, and only after the secret was checked: the
+            // right secret always works, so nobody can lock a practice out.
+            let address = rate_limits::source_address(&req, state.settings.trusted_proxy_hops);
+            return Err(match state.token_guard.record_failure(parsed_id, address) {
+                Ok(()) => invalid_client(),
+                Err(wait) => OAuthError::slow_down(rate_limits::wait_seconds(wait)),
+            });
+        }
+    };
+    if let Verified::YesRehash(digest) = verified {
+        replace_legacy_hash(&state, credentials.id, &credentials.secret_hash, &digest).await;
+    }
 
     let granted: Vec<Scope> = credentials.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
     let scopes = match form.scope.as_deref().map(str::trim) {
@@ -123,6 +145,21 @@ pub async fn create_token(
             expires_in: lifetime,
             scope: Scope::join(&scopes),
         }))
+}
+
+/// Stores the digest in place of an argon2 hash the secret just matched. A
+/// failure only means the next token request checks argon2 once more.
+async fn replace_legacy_hash(state: &AppState, client_id: Uuid, old: &str, digest: &str) {
+    let replaced = match state.pool.get().await {
+        Ok(mut conn) => {
+            store::replace_secret_hash(&mut conn, client_id, old, digest).await.map_err(anyhow::Error::from)
+        }
+        Err(err) => Err(anyhow::anyhow!("connection pool: {err}")),
+    };
+    match replaced {
+        Ok(_) => tracing::info!(client_id = %client_id, "secret hash upgraded from argon2id to SHA-256"),
+        Err(err) => tracing::warn!(client_id = %client_id, error = %err, "upgrading a secret hash"),
+    }
 }
 
 /// The client's id and secret, from HTTP Basic or the form (RFC 6749 2.3.1),

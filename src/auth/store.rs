@@ -38,3 +38,17 @@ pub async fn client_is_active(
         .optional()?;
     Ok(found.is_some())
 }
+
+/// Replaces a client's secret hash, if it is still `old` (another instance
+/// may have replaced it first, or the secret been rotated meanwhile).
+pub async fn replace_secret_hash(
+    conn: &mut AsyncPgConnection,
+    client_id: Uuid,
+    old: &str,
+    new: &str,
+) -> QueryResult<usize> {
+    diesel::update(api_clients::table.find(client_id).filter(api_clients::secret_hash.eq(old)))
+        .set(api_clients::secret_hash.eq(new))
+        .execute(conn)
+        .await
+}

@@ -12,9 +12,12 @@ use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use super::problem::{ApiError, FieldError};
 
-/// The largest request body accepted, in bytes (app data).
+/// The largest request body accepted, and how long it may take to arrive (app data).
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub struct BodyLimit {
+    pub bytes: usize,
+    pub timeout: std::time::Duration,
+}
 
 /// A JSON body, parsed and validated.
 pub struct ValidJson<T>(pub T);
@@ -42,7 +45,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ParsedJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<BodyLimit>().map_or(64 * 1024, |l| l.0);
+        let (limit, timeout) = req
+            .app_data::<BodyLimit>()
+            .map_or((64 * 1024, std::time::Duration::from_secs(10)), |l| (l.bytes, l.timeout));
         let content_type_ok = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -63,16 +68,23 @@ impl<T: DeserializeOwned + 'static> FromRequest for ParsedJson<T> {
             if declared_len.is_some_and(|len| len > limit) {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    ApiError::bad_request("malformed_body", "body", "the request body could not be read")
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
+            // A body trickled in a byte at a time holds a worker's slot: it
+            // has `timeout` to arrive whole.
+            let body = tokio::time::timeout(timeout, async {
+                let mut body = web::BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|_| {
+                        ApiError::bad_request("malformed_body", "body", "the request body could not be read")
+                    })?;
+                    if body.len() + chunk.len() > limit {
+                        return Err(ApiError::PayloadTooLarge { limit });
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
-            }
+                Ok(body)
+            })
+            .await
+            .map_err(|_| ApiError::RequestTimeout)??;
             Ok(ParsedJson(parse_json(&body)?))
         })
     }

@@ -82,6 +82,10 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type")]
     UnsupportedMediaType { expected: &'static str },
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    #[error("rate limited")]
+    TooManyRequests(crate::rate_limits::RateLimitStatus),
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -134,6 +138,8 @@ impl ApiError {
             Self::UnsupportedMediaType { .. } => {
                 ("unsupported_media_type", "The request body has the wrong media type")
             }
+            Self::RequestTimeout => ("request_timeout", "The request did not arrive in time"),
+            Self::TooManyRequests(_) => ("rate_limited", "Too many requests"),
             Self::Unavailable(_) => ("service_unavailable", "The service cannot reach its database"),
             Self::Internal(_) => ("internal_error", "Something went wrong on our side"),
         }
@@ -157,6 +163,11 @@ impl ApiError {
             }
             Self::PayloadTooLarge { limit } => Some(format!("the limit is {limit} bytes")),
             Self::UnsupportedMediaType { expected } => Some(format!("send `Content-Type: {expected}`")),
+            Self::RequestTimeout => Some("send the whole body promptly".to_owned()),
+            Self::TooManyRequests(status) => Some(format!(
+                "this practice may make {} requests a minute; retry in {} s",
+                status.quota, status.reset_seconds
+            )),
             Self::Unavailable(_) => Some("retry shortly".to_owned()),
             Self::Internal(_) => None,
         }
@@ -165,19 +176,29 @@ impl ApiError {
     pub fn problem(&self) -> ProblemDetails {
         let (code, title) = self.code_and_title();
         let errors = match self {
-            Self::Validation(errors) | Self::BadRequest { errors, .. } => errors.clone(),
+            Self::Validation(errors) | Self::BadRequest { errors, .. } => errors
+                .iter()
+                .map(|e| FieldError { field: without_nul(&e.field), message: without_nul(&e.message) })
+                .collect(),
             _ => Vec::new(),
         };
         ProblemDetails {
             problem_type: format!("urn:attune:problem:{code}"),
             title: title.to_owned(),
             status: self.status_code().as_u16(),
-            detail: self.detail(),
+            detail: self.detail().map(|d| without_nul(&d)),
             code: code.to_owned(),
             request_id: request_id::current(),
             errors,
         }
     }
+}
+
+/// An error may quote what the caller sent (an unknown member's name); a
+/// NUL in it is shown as U+FFFD, so no answer carries the character the
+/// service refuses everywhere else.
+fn without_nul(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
 }
 
 impl ResponseError for ApiError {
@@ -193,6 +214,8 @@ impl ResponseError for ApiError {
             Self::Validation(_) | Self::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -222,6 +245,14 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "2"));
+            }
+            Self::TooManyRequests(status) => {
+                response.insert_header((header::RETRY_AFTER, status.reset_seconds.to_string()));
+                response.insert_header(("RateLimit-Policy", status.policy_header()));
+                response.insert_header(("RateLimit", status.limit_header()));
+            }
+            Self::RequestTimeout => {
+                response.insert_header((header::CONNECTION, "close"));
             }
             _ => {}
         }

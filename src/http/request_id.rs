@@ -3,11 +3,14 @@
 
 use std::time::Instant;
 
+use actix_web::HttpMessage;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
+
+use crate::rate_limits::RateLimitStatus;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -47,6 +50,16 @@ pub async fn middleware(
         .await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);
+    }
+    // A practice under a request rate sees what is left of it (the Auth
+    // extractor left the figures on the request).
+    let rate_limit = response.request().extensions().get::<RateLimitStatus>().copied();
+    if let Some(status) = rate_limit
+        && let (Ok(policy), Ok(limit)) =
+            (HeaderValue::from_str(&status.policy_header()), HeaderValue::from_str(&status.limit_header()))
+    {
+        response.headers_mut().insert(HeaderName::from_static("ratelimit-policy"), policy);
+        response.headers_mut().insert(HeaderName::from_static("ratelimit"), limit);
     }
     let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     span.in_scope(|| {

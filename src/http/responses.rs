@@ -99,3 +99,23 @@ pub struct ValidationFailed(ProblemDetails);
     "request_id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"
 }))]
 pub struct Unavailable(ProblemDetails);
+
+/// The practice's request rate is spent (only where the deployment sets one);
+/// retry after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit`
+/// (IETF httpapi draft) give the quota and what is left, on every answer.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json", example = json!({
+    "type": "urn:attune:problem:rate_limited", "title": "Too many requests", "status": 429,
+    "detail": "this practice may make 600 requests a minute; retry in 1 s", "code": "rate_limited",
+    "request_id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"
+}))]
+pub struct TooManyRequests(ProblemDetails);
+
+/// The request's body did not arrive within the body timeout.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json", example = json!({
+    "type": "urn:attune:problem:request_timeout", "title": "The request did not arrive in time", "status": 408,
+    "detail": "send the whole body promptly", "code": "request_timeout",
+    "request_id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"
+}))]
+pub struct RequestTimeout(ProblemDetails);

@@ -2,6 +2,7 @@
 //! it links once; each test has its own database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod api_clients;
 mod assessments;
 mod auth;
