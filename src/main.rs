@@ -22,14 +22,14 @@ async fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
-            telemetry::init(args.log_format);
+            let _log = telemetry::init(args.log_format);
             let app = Application::build(&args).await?;
             tracing::info!(bind = %args.bind, port = app.port(), "serving; the explorer is at /docs");
             app.run_until_stopped().await?;
             tracing::info!("stopped");
         }
         Command::Migrate(args) => {
-            telemetry::init(LogFormat::Text);
+            let _log = telemetry::init(LogFormat::Text);
             let applied = db::run_migrations(&args.database_url)?;
             println!("{} migration(s) applied", applied.len());
         }

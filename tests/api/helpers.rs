@@ -153,7 +153,8 @@ impl TestApp {
     async fn spawn_inner(tweak: impl FnOnce(&mut ServeArgs), proxied: bool) -> TestApp {
         // TEST_LOG=1 shows the service's log lines (filtered by RUST_LOG).
         if std::env::var_os("TEST_LOG").is_some() {
-            attune::telemetry::init(attune::config::LogFormat::Text);
+            // The guard is leaked on purpose: the test process's log lives as long as it does.
+            std::mem::forget(attune::telemetry::init(attune::config::LogFormat::Text));
         }
         let db_name = create_test_database().await;
         let db_url = database_url(&db_name);
