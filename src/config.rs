@@ -85,6 +85,10 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "ATTUNE_WORKERS")]
     pub workers: Option<usize>,
+    /// Threads of the runtime that drives database connections and
+    /// background work (default: one per core).
+    #[arg(long, env = "ATTUNE_RUNTIME_THREADS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub runtime_threads: Option<usize>,
     /// Secret (at least 32 bytes) that signs and checks this service's HS256
     /// access tokens. Required unless an external issuer's key is given.
     #[arg(long, env = "ATTUNE_JWT_SECRET", hide_env_values = true)]
@@ -180,6 +184,7 @@ impl ServeArgs {
             database: DatabaseArgs { database_url: database_url.to_owned(), db_pool_size: 16, db_timeout_ms: 2000 },
             bind: "127.0.0.1:8080".to_owned(),
             workers: None,
+            runtime_threads: None,
             jwt_secret: None,
             jwt_issuer: "attune".to_owned(),
             jwt_audience: "attune-api".to_owned(),

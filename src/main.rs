@@ -7,10 +7,27 @@ use attune::startup::Application;
 use attune::{bootstrap, db, health, openapi, telemetry};
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command).await {
+    // The main runtime drives the database connections and background jobs
+    // (the HTTP workers run runtimes of their own). Its size is a setting:
+    // on a small machine fewer threads mean fewer wake-ups per query.
+    let threads = match &cli.command {
+        Command::Serve(args) => args.runtime_threads,
+        _ => None,
+    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = threads {
+        builder.worker_threads(threads);
+    }
+    let runtime = match builder.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("attune: starting the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("attune: {err:#}");

@@ -176,16 +176,21 @@ fn link_created_resources(doc: &mut utoipa::openapi::OpenApi) {
 
 /// The document as JSON: what utoipa builds, plus the rules its types cannot
 /// carry (see [`state_rules_utoipa_cannot_carry`]).
-pub fn document_value() -> anyhow::Result<serde_json::Value> {
-    let mut doc = serde_json::to_value(document())?;
+pub fn document_value(doc: &utoipa::openapi::OpenApi) -> anyhow::Result<serde_json::Value> {
+    let mut doc = serde_json::to_value(doc)?;
     state_rules_utoipa_cannot_carry(&mut doc);
     Ok(doc)
 }
 
-/// The document as pretty JSON with a trailing newline (what `attune openapi`
+/// `doc` as pretty JSON with a trailing newline (what `attune openapi`
 /// prints, `/openapi.json` serves and `openapi/openapi.json` holds).
+pub fn render_json(doc: &utoipa::openapi::OpenApi) -> anyhow::Result<String> {
+    Ok(format!("{}\n", serde_json::to_string_pretty(&document_value(doc)?)?))
+}
+
+/// The complete document as JSON text.
 pub fn document_json() -> anyhow::Result<String> {
-    Ok(format!("{}\n", serde_json::to_string_pretty(&document_value()?)?))
+    render_json(&document())
 }
 
 /// Writes into the document the rules the server enforces that utoipa's

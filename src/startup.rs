@@ -101,7 +101,7 @@ impl Application {
 
         let doc = openapi::document();
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&doc));
-        let doc_json = web::Bytes::from(openapi::document_json()?);
+        let doc_json = web::Bytes::from(openapi::render_json(&doc)?);
         let body_limit = args.body_limit_bytes;
         let body_timeout = Duration::from_millis(args.limits.client_body_timeout_ms);
         let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));

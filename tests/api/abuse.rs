@@ -9,27 +9,17 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, assert_problem};
-
-async fn token_request(app: &TestApp, client_id: &str, secret: &str) -> reqwest::Response {
-    app.http
-        .post(app.url("/v1/oauth/token"))
-        .basic_auth(client_id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::{TestApp, assert_problem, token_with};
 
 #[tokio::test]
 async fn guessing_a_secret_is_slowed_down_but_the_right_secret_still_works() {
     let app = TestApp::spawn_with(|s| s.limits.token_failure_burst = NonZeroU32::new(5).unwrap()).await;
     let client_id = app.practice_a.client_id.to_string();
     for attempt in 0..5 {
-        let response = token_request(&app, &client_id, "atn_wrong").await;
+        let response = token_with(&app, &client_id, "atn_wrong").await;
         assert_eq!(response.status(), 401, "attempt {attempt}");
     }
-    let limited = token_request(&app, &client_id, "atn_wrong").await;
+    let limited = token_with(&app, &client_id, "atn_wrong").await;
     assert_eq!(limited.status(), 429);
     let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=12).contains(&retry_after), "{retry_after}");
@@ -39,10 +29,10 @@ async fn guessing_a_secret_is_slowed_down_but_the_right_secret_still_works() {
     assert!(body["error_description"].is_string());
 
     // The integration itself, with the right secret, is never refused.
-    let ok = token_request(&app, &client_id, &app.practice_a.client_secret).await;
+    let ok = token_with(&app, &client_id, &app.practice_a.client_secret).await;
     assert_eq!(ok.status(), 200);
     // Another practice's integration on the same address is not refused either.
-    let other = token_request(&app, &app.practice_b.client_id.to_string(), &app.practice_b.client_secret).await;
+    let other = token_with(&app, &app.practice_b.client_id.to_string(), &app.practice_b.client_secret).await;
     assert_eq!(other.status(), 200);
 }
 
@@ -79,13 +69,13 @@ async fn secrets_are_stored_as_digests_and_argon2_hashes_are_upgraded_on_use() {
     }
     assert!(stored().await.starts_with("$argon2id$"));
 
-    let wrong = token_request(&app, &id.to_string(), "atn_wrong").await;
+    let wrong = token_with(&app, &id.to_string(), "atn_wrong").await;
     assert_eq!(wrong.status(), 401);
     assert!(stored().await.starts_with("$argon2id$"), "a failed attempt changes nothing");
-    let ok = token_request(&app, &id.to_string(), &app.practice_a.client_secret).await;
+    let ok = token_with(&app, &id.to_string(), &app.practice_a.client_secret).await;
     assert_eq!(ok.status(), 200);
     assert_eq!(stored().await, digest, "replaced by the digest of the same secret");
-    assert_eq!(token_request(&app, &id.to_string(), &app.practice_a.client_secret).await.status(), 200);
+    assert_eq!(token_with(&app, &id.to_string(), &app.practice_a.client_secret).await.status(), 200);
 }
 
 #[tokio::test]

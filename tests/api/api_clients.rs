@@ -4,17 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem};
-
-async fn token_with(app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
-    app.http
-        .post(app.url("/v1/oauth/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::{TestApp, assert_problem, token_with};
 
 async fn access_token(response: reqwest::Response) -> String {
     assert_eq!(response.status(), 200);

@@ -242,6 +242,17 @@ impl TestApp {
 }
 
 /// Asserts a problem+json answer with a status and code; returns its body.
+/// A token request with HTTP Basic credentials, answered as it comes.
+pub async fn token_with(app: &TestApp, client_id: &str, secret: &str) -> reqwest::Response {
+    app.http
+        .post(app.url("/v1/oauth/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+}
+
 pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status().as_u16(), status, "status");
     let content_type = response.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
