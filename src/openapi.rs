@@ -114,7 +114,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// Every authenticated operation may meet the practice's request rate, and
-/// every operation with a body the body timeout: both come from shared
+/// every operation with a JSON body the body timeout: both come from shared
 /// extractors, so they are documented here once rather than by each handler.
 fn answer_limits_everywhere(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::Ref;
@@ -130,7 +130,10 @@ fn answer_limits_everywhere(doc: &mut utoipa::openapi::OpenApi) {
                     .entry("429".to_owned())
                     .or_insert_with(|| RefOr::Ref(Ref::from_response_name("TooManyRequests")));
             }
-            if operation.request_body.is_some() {
+            // The JSON extractor keeps the body timeout (the token endpoint's form does not).
+            let json_body = matches!(&operation.request_body,
+                Some(RefOr::T(body)) if body.content.keys().any(|media_type| media_type.contains("json")));
+            if json_body {
                 operation
                     .responses
                     .responses

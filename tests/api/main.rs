@@ -16,6 +16,7 @@ mod http_conventions;
 mod idempotency;
 mod instruments;
 mod isolation;
+mod jobs;
 mod limits;
 mod migrations;
 mod norms;
