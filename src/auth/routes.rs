@@ -98,13 +98,16 @@ pub async fn create_token(
         }
         Some(c) => secret::verify(&client_secret, &c.secret_hash),
     };
+    // Only an existing client id gets a failure budget of its own: made-up
+    // ids would otherwise grow the limiter's map without bound.
+    let known_client = credentials.as_ref().map(|c| c.id);
     let credentials = match credentials {
         Some(c) if verified != Verified::No && c.revoked_at.is_none() => c,
         _ => {
             // Only failures count, and only after the secret was checked: the
             // right secret always works, so nobody can lock a practice out.
             let address = rate_limits::source_address(&req, state.settings.trusted_proxy_hops);
-            return Err(match state.token_guard.record_failure(parsed_id, address) {
+            return Err(match state.token_guard.record_failure(known_client, address) {
                 Ok(()) => invalid_client(),
                 Err(wait) => OAuthError::slow_down(rate_limits::wait_seconds(wait)),
             });
