@@ -117,35 +117,36 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// every operation with a JSON body the body timeout: both come from shared
 /// extractors, so they are documented here once rather than by each handler.
 fn answer_limits_everywhere(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::Ref;
     for item in doc.paths.paths.values_mut() {
-        for operation in
-            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
-        {
-            let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
-            if authenticated {
-                operation
-                    .responses
-                    .responses
-                    .entry("429".to_owned())
-                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name("TooManyRequests")));
+        for operation in operations_mut(item) {
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                answer_shared(operation, "429", "TooManyRequests");
             }
             // The JSON extractor keeps the body timeout (the token endpoint's form does not).
             let json_body = matches!(&operation.request_body,
                 Some(RefOr::T(body)) if body.content.keys().any(|media_type| media_type.contains("json")));
             if json_body {
-                operation
-                    .responses
-                    .responses
-                    .entry("408".to_owned())
-                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name("RequestTimeout")));
+                answer_shared(operation, "408", "RequestTimeout");
             }
         }
     }
 }
 
+/// Adds `status` to the operation's answers as a reference to a shared response.
+fn answer_shared(operation: &mut Operation, status: &str, response: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| RefOr::Ref(utoipa::openapi::Ref::from_response_name(response)));
+}
+
 fn operations(item: &PathItem) -> impl Iterator<Item = &Operation> {
     [&item.get, &item.put, &item.post, &item.delete, &item.patch].into_iter().flatten()
+}
+
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
 }
 
 /// Links each creating operation's 201 answer to every operation on the new
