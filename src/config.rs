@@ -129,8 +129,26 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "ATTUNE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// The service's absolute base URL as clients reach it (client links
+    /// point here), e.g. `https://attune.example.org`. Default: `http://` and
+    /// the bound address.
+    #[arg(long, env = "ATTUNE_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// An absolute http(s) URL with no query or fragment, without its trailing `/`.
+fn parse_public_url(value: &str) -> Result<String, String> {
+    let uri: actix_web::http::Uri = value.parse().map_err(|e| format!("not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err("must start with https:// (or http://)".to_owned()),
+    }
+    if uri.authority().is_none() || uri.query().is_some() || value.contains('#') {
+        return Err("must be an absolute URL without a query or fragment".to_owned());
+    }
+    Ok(value.trim_end_matches('/').to_owned())
 }
 
 /// Abuse resistance: rate limits and what a slow or greedy client may hold.
@@ -198,6 +216,7 @@ impl ServeArgs {
             shutdown_timeout_seconds: 30,
             skip_migrations: false,
             log_format: LogFormat::Text,
+            public_url: None,
             limits: LimitArgs::default(),
         }
     }

@@ -39,6 +39,7 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
         (name = "homework", description = "Exercises assigned to clients, and the practices they log"),
         (name = "progress", description = "Movement over time: reliable change, adherence, flags, charts"),
         (name = "relationships", description = "Clients linked for joint work, and the couple's profile side by side"),
+        (name = "client_links", description = "Links a client opens on any device to complete assessments and log homework"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(
@@ -220,6 +221,26 @@ fn state_rules_utoipa_cannot_carry(doc: &mut serde_json::Value) {
         new_assessment.insert(
             "dependentSchemas".to_owned(),
             json!({"completed_at": {"required": ["answers"], "properties": {"answers": {"type": "array"}}}}),
+        );
+    }
+    // A link lists ids or takes "all" for each kind, not both, and covers
+    // at least one kind.
+    if let Some(new_link) = schemas.get_mut("NewClientLink").and_then(Value::as_object_mut) {
+        new_link.insert(
+            "dependentSchemas".to_owned(),
+            json!({
+                "assessment_ids": {"properties": {"all_open_assessments": {"const": false}}},
+                "homework_ids": {"properties": {"all_active_homework": {"const": false}}},
+            }),
+        );
+        new_link.insert(
+            "anyOf".to_owned(),
+            json!([
+                {"required": ["assessment_ids"]},
+                {"required": ["homework_ids"]},
+                {"required": ["all_open_assessments"], "properties": {"all_open_assessments": {"const": true}}},
+                {"required": ["all_active_homework"], "properties": {"all_active_homework": {"const": true}}},
+            ]),
         );
     }
 }

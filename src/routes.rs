@@ -5,7 +5,7 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::{
-    api_clients, assessments, auth, clients, exercises, health, homework, instruments, norms, progress,
+    api_clients, assessments, auth, client_links, clients, exercises, health, homework, instruments, norms, progress,
     recommendations, relationships,
 };
 
@@ -23,6 +23,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(recommendations::routes::configure)
             .configure(progress::routes::configure)
             .configure(relationships::routes::configure)
-            .configure(norms::routes::configure),
+            .configure(norms::routes::configure)
+            .configure(client_links::routes::configure),
     );
 }

@@ -78,6 +78,9 @@ impl Application {
             usize::from(args.database.db_pool_size),
             Duration::from_millis(args.database.db_timeout_ms),
         )?;
+        let listener = TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
+        let local = listener.local_addr()?;
+        let port = local.port();
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             tokens,
@@ -87,6 +90,7 @@ impl Application {
             settings: RuntimeSettings {
                 token_lifetime_seconds: args.token_lifetime_seconds,
                 trusted_proxy_hops: args.limits.trusted_proxy_hops,
+                public_url: args.public_url.clone().unwrap_or_else(|| format!("http://{local}")),
             },
         });
 
@@ -106,8 +110,6 @@ impl Application {
         let body_timeout = Duration::from_millis(args.limits.client_body_timeout_ms);
         let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
 
-        let listener = TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
-        let port = listener.local_addr()?.port();
         let state_for_jobs = state.clone();
         let server = HttpServer::new(move || {
             let (app, _) = App::new()

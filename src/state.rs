@@ -22,4 +22,6 @@ pub struct RuntimeSettings {
     pub token_lifetime_seconds: i64,
     /// Proxies in front of the service whose `X-Forwarded-For` entries are trusted.
     pub trusted_proxy_hops: usize,
+    /// The absolute base URL clients reach the service at, without a trailing `/`.
+    pub public_url: String,
 }

@@ -53,6 +53,7 @@ call("POST", "/v1/assessments", {"client_id": client, "instrument_id": form, "an
 homework = call("POST", "/v1/homework", {"client_id": client, "exercise_id": small_help, "cadence_per_week": 3,
                                          "starts_on": "2026-01-05"})["id"]
 relationship = call("POST", "/v1/relationships", {"kind": "couple", "client_ids": [client, partner]})["id"]
+client_link = call("POST", "/v1/client-links", {"client_id": client, "all_open_assessments": True})["id"]
 
 
 def values(*ids):
@@ -76,10 +77,12 @@ config = "\n".join([
     path_id("^/v1/assessments/\\\\{id\\\\}", assessment),
     path_id("^/v1/homework/\\\\{id\\\\}", homework),
     path_id("^/v1/relationships/\\\\{id\\\\}", relationship),
+    path_id("^/v1/client-links/\\\\{id\\\\}", client_link),
     path_id("^/v1/exercises/\\\\{id\\\\}", own_exercise),
     path_id("^/v1/instruments/\\\\{id\\\\}", own_instrument),
     references("create_assessment", ("client_id", "client"), ("instrument_id", "instrument")),
     references("create_homework", ("client_id", "client"), ("exercise_id", "exercise")),
+    references("create_client_link", ("client_id", "client")),
 ])
 open(out, "w").write(config)
 print(f"seeded client {client}, assessment {assessment}, homework {homework}, relationship {relationship}")

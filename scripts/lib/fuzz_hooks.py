@@ -33,6 +33,8 @@ UNSTATEABLE = [
     # An id that does not exist in the practice, or names an archived client.
     (r"^(client_id|instrument_id|exercise_id|client_ids\[\d+\])$",
      r"^(no (client|instrument|exercise) with this id in your practice|the client is archived)$"),
+    # A link's listed items must be the client's open assessments and active assignments.
+    (r"^(assessment_ids|homework_ids)\[\d+\]$", r"^is not an (open assessment|active assignment) of this client$"),
     # Order between two parameters or two fields.
     (r"^to$", r"^must not be before from$"),
     (r"^ends_on$", r"^must not be before starts_on$"),

@@ -80,6 +80,20 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     Ok(Principal { practice_id, subject: claims.sub, actor: claims.act.map(|a| a.sub), scopes })
 }
 
+/// Checks the token and the practice's request rate: what every
+/// authenticated handler's extractor starts with.
+async fn admit(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let principal = authenticate(req).await?;
+    if let Some(limiter) = req.app_data::<web::Data<AppState>>().and_then(|s| s.practice_limiter.as_ref()) {
+        let status = limiter.check(principal.practice_id.0);
+        if !status.allowed {
+            return Err(ApiError::TooManyRequests(status));
+        }
+        req.extensions_mut().insert(status);
+    }
+    Ok(principal)
+}
+
 impl<S: RequiredScope + 'static> FromRequest for Auth<S> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -87,18 +101,37 @@ impl<S: RequiredScope + 'static> FromRequest for Auth<S> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let principal = authenticate(&req).await?;
-            if !principal.scopes.contains(&S::SCOPE) {
-                return Err(ApiError::InsufficientScope(S::SCOPE.as_str()));
-            }
-            if let Some(limiter) = req.app_data::<web::Data<AppState>>().and_then(|s| s.practice_limiter.as_ref()) {
-                let status = limiter.check(principal.practice_id.0);
-                if !status.allowed {
-                    return Err(ApiError::TooManyRequests(status));
-                }
-                req.extensions_mut().insert(status);
-            }
+            let principal = admit(&req).await?;
+            principal.require(S::SCOPE)?;
             Ok(Auth { principal, _scope: PhantomData })
         })
+    }
+}
+
+impl Principal {
+    /// Refuses unless the token carries `scope`: for handlers whose required
+    /// scope depends on the request (a link needs the scope of what it covers).
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(&scope) { Ok(()) } else { Err(ApiError::InsufficientScope(scope.as_str())) }
+    }
+
+    /// Refuses unless the token carries at least one of `scopes` (naming the
+    /// first in the refusal).
+    pub fn require_any(&self, scopes: &[Scope]) -> Result<(), ApiError> {
+        match scopes.iter().find(|scope| self.scopes.contains(scope)) {
+            Some(_) => Ok(()),
+            None => Err(ApiError::InsufficientScope(scopes.first().map_or("", |s| s.as_str()))),
+        }
+    }
+}
+
+/// Any valid token of a practice; the handler checks the scopes.
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { admit(&req).await })
     }
 }

@@ -188,6 +188,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    client_links (practice_id, id) {
+        practice_id -> Uuid,
+        id -> Uuid,
+        client_id -> Uuid,
+        token_digest -> Bytea,
+        all_open_assessments -> Bool,
+        assessment_ids -> Array<Uuid>,
+        all_active_homework -> Bool,
+        homework_ids -> Array<Uuid>,
+        language -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        first_opened_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    client_link_submissions (practice_id, link_id, resource_id) {
+        practice_id -> Uuid,
+        link_id -> Uuid,
+        resource_type -> Text,
+        resource_id -> Uuid,
+        item_id -> Uuid,
+        submitted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    assessment_drafts (practice_id, assessment_id) {
+        practice_id -> Uuid,
+        assessment_id -> Uuid,
+        link_id -> Uuid,
+        answers -> Jsonb,
+        updated_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_clients -> practices (practice_id));
 diesel::joinable!(homework -> exercises (exercise_id));
 diesel::joinable!(assessments -> instruments (instrument_id));
@@ -208,5 +252,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     homework_logs,
     relationships,
     relationship_members,
-    local_norms
+    local_norms,
+    client_links,
+    client_link_submissions,
+    assessment_drafts
 );

@@ -39,6 +39,10 @@ async fn fixture(app: &TestApp, token: &str, kind: &str) -> String {
             let (a, b) = (client().await, client().await);
             post("/v1/relationships", json!({"kind": "couple", "client_ids": [a, b]})).await
         }
+        "client-links" => {
+            let client = client().await;
+            post("/v1/client-links", json!({"client_id": client, "all_open_assessments": true})).await
+        }
         other => panic!("no isolation fixture for /v1/{other}/{{id}}: add one so the probe covers it"),
     }
 }
@@ -75,6 +79,9 @@ async fn snapshot(app: &TestApp, token: &str, doc: &Value, kind: &str, id: &str)
         "relationships",
         "relationship_members",
         "local_norms",
+        "client_links",
+        "client_link_submissions",
+        "assessment_drafts",
         "audit_events",
         "idempotency_keys",
     ] {

@@ -6,6 +6,7 @@ mod abuse;
 mod api_clients;
 mod assessments;
 mod auth;
+mod client_links;
 mod clients;
 mod concurrency;
 mod exercises;

@@ -1,0 +1,239 @@
+//! Client link queries, practice first. Reads of the client's open
+//! assessments and active assignments live here too: they decide what a link
+//! shows.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::schema::{assessments, client_link_submissions, client_links, homework};
+use crate::http::pagination::PageRequest;
+use crate::practices::PracticeId;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = client_links)]
+pub struct LinkRow {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub token_digest: Vec<u8>,
+    pub all_open_assessments: bool,
+    pub assessment_ids: Vec<Uuid>,
+    pub all_active_homework: bool,
+    pub homework_ids: Vec<Uuid>,
+    pub language: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub first_opened_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = client_link_submissions)]
+pub struct SubmissionRow {
+    pub link_id: Uuid,
+    pub resource_type: String,
+    pub resource_id: Uuid,
+    pub item_id: Uuid,
+    pub submitted_at: DateTime<Utc>,
+}
+
+pub struct NewLink<'a> {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub token_digest: &'a [u8],
+    pub all_open_assessments: bool,
+    pub assessment_ids: &'a [Uuid],
+    pub all_active_homework: bool,
+    pub homework_ids: &'a [Uuid],
+    pub language: Option<&'a str>,
+    pub created_by: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The database's clock, for a nullable time column.
+fn database_now() -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
+    diesel::dsl::sql("now()")
+}
+
+/// `coalesce(column, now())`: keeps a time once set.
+fn kept_or_now(
+    column: &str,
+) -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
+    diesel::dsl::sql(&format!("coalesce({column}, now())"))
+}
+
+pub async fn insert_link(conn: &mut AsyncPgConnection, practice: PracticeId, new: NewLink<'_>) -> QueryResult<LinkRow> {
+    diesel::insert_into(client_links::table)
+        .values((
+            client_links::practice_id.eq(practice.0),
+            client_links::id.eq(new.id),
+            client_links::client_id.eq(new.client_id),
+            client_links::token_digest.eq(new.token_digest),
+            client_links::all_open_assessments.eq(new.all_open_assessments),
+            client_links::assessment_ids.eq(new.assessment_ids),
+            client_links::all_active_homework.eq(new.all_active_homework),
+            client_links::homework_ids.eq(new.homework_ids),
+            client_links::language.eq(new.language),
+            client_links::created_by.eq(new.created_by),
+            client_links::expires_at.eq(new.expires_at),
+        ))
+        .returning(LinkRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find_link(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<LinkRow>> {
+    client_links::table
+        .filter(client_links::practice_id.eq(practice.0))
+        .filter(client_links::id.eq(id))
+        .select(LinkRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The link, locked until the transaction ends: submissions through one link
+/// are ordered, so the one that finishes it is unambiguous.
+pub async fn lock_link(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<LinkRow>> {
+    client_links::table
+        .filter(client_links::practice_id.eq(practice.0))
+        .filter(client_links::id.eq(id))
+        .select(LinkRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn list_links(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    client_id: Uuid,
+    page: PageRequest,
+) -> QueryResult<Vec<LinkRow>> {
+    let mut query = client_links::table
+        .filter(client_links::practice_id.eq(practice.0))
+        .filter(client_links::client_id.eq(client_id))
+        .select(LinkRow::as_select())
+        .order(client_links::id.asc())
+        .limit(page.fetch_limit())
+        .into_boxed();
+    if let Some(after) = page.after {
+        query = query.filter(client_links::id.gt(after));
+    }
+    query.load(conn).await
+}
+
+/// Revokes the link now (a revoked link stays revoked); `None` if there is none.
+pub async fn revoke_link(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<LinkRow>> {
+    diesel::update(client_links::table)
+        .filter(client_links::practice_id.eq(practice.0))
+        .filter(client_links::id.eq(id))
+        .set((
+            client_links::revoked_at.eq(kept_or_now("revoked_at")),
+            client_links::version.eq(client_links::version + 1),
+        ))
+        .returning(LinkRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Notes a visit: the first opening, and the latest use.
+pub async fn mark_used(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<()> {
+    diesel::update(client_links::table)
+        .filter(client_links::practice_id.eq(practice.0))
+        .filter(client_links::id.eq(id))
+        .set((
+            client_links::first_opened_at.eq(kept_or_now("first_opened_at")),
+            client_links::last_used_at.eq(database_now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_finished(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<()> {
+    diesel::update(client_links::table)
+        .filter(client_links::practice_id.eq(practice.0))
+        .filter(client_links::id.eq(id))
+        .set((client_links::finished_at.eq(database_now()), client_links::version.eq(client_links::version + 1)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records what a submission through the link made; run it in the
+/// submission's transaction.
+pub async fn record_submission(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    link_id: Uuid,
+    resource_type: &str,
+    resource_id: Uuid,
+    item_id: Uuid,
+) -> QueryResult<()> {
+    diesel::insert_into(client_link_submissions::table)
+        .values((
+            client_link_submissions::practice_id.eq(practice.0),
+            client_link_submissions::link_id.eq(link_id),
+            client_link_submissions::resource_type.eq(resource_type),
+            client_link_submissions::resource_id.eq(resource_id),
+            client_link_submissions::item_id.eq(item_id),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What was submitted through each link, oldest first.
+pub async fn submissions(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    link_ids: &[Uuid],
+) -> QueryResult<Vec<SubmissionRow>> {
+    client_link_submissions::table
+        .filter(client_link_submissions::practice_id.eq(practice.0))
+        .filter(client_link_submissions::link_id.eq_any(link_ids))
+        .order((client_link_submissions::submitted_at, client_link_submissions::resource_id))
+        .select(SubmissionRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// The client's assessments still assigned, oldest first.
+pub async fn open_assessments(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    client_id: Uuid,
+) -> QueryResult<Vec<Uuid>> {
+    assessments::table
+        .filter(assessments::practice_id.eq(practice.0))
+        .filter(assessments::client_id.eq(client_id))
+        .filter(assessments::status.eq("assigned"))
+        .order(assessments::id.asc())
+        .select(assessments::id)
+        .load(conn)
+        .await
+}
+
+/// The client's active homework assignments, oldest first.
+pub async fn active_homework(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    client_id: Uuid,
+) -> QueryResult<Vec<Uuid>> {
+    homework::table
+        .filter(homework::practice_id.eq(practice.0))
+        .filter(homework::client_id.eq(client_id))
+        .filter(homework::status.eq("active"))
+        .order(homework::id.asc())
+        .select(homework::id)
+        .load(conn)
+        .await
+}
