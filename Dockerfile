@@ -35,9 +35,10 @@ RUN mkdir src \
         target/release/deps/libattune-*
 # Every top-level folder the code embeds at compile time (include_str!,
 # include_bytes!, embed_migrations!), one COPY each; add new ones here
-# (e.g. `COPY templates templates` for askama, `COPY locales locales`).
+# (askama reads templates/ at compile time).
 COPY migrations migrations
 COPY catalog catalog
+COPY templates templates
 COPY src src
 RUN cargo build --release --locked \
     && strip target/release/attune

@@ -158,6 +158,10 @@ pub struct LimitArgs {
     /// address, in a burst; the budget refills over a minute. Past it, 429.
     #[arg(long, env = "ATTUNE_TOKEN_FAILURE_BURST", default_value_t = NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))]
     pub token_failure_burst: NonZeroU32,
+    /// Unknown client-link tokens allowed per source address in a burst; the
+    /// budget refills over a minute. Each is also slowed; past it, 429.
+    #[arg(long, env = "ATTUNE_LINK_FAILURE_BURST", default_value_t = NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN))]
+    pub link_failure_burst: NonZeroU32,
     /// Requests a minute each practice may make (per instance); off when unset.
     #[arg(long, env = "ATTUNE_PRACTICE_RATE_LIMIT_PER_MINUTE")]
     pub practice_rate_limit_per_minute: Option<NonZeroU32>,
@@ -185,6 +189,7 @@ impl Default for LimitArgs {
     fn default() -> Self {
         Self {
             token_failure_burst: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
+            link_failure_burst: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
             practice_rate_limit_per_minute: None,
             trusted_proxy_hops: 0,
             client_request_timeout_ms: 5000,

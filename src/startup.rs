@@ -20,10 +20,10 @@ use crate::http::fallback::{self, KnownRoutes};
 use crate::http::json::BodyLimit;
 use crate::http::{idempotency, request_id};
 use crate::jobs::Jobs;
-use crate::openapi;
-use crate::rate_limits::{PracticeLimiter, TokenGuard};
+use crate::rate_limits::{FailureLimiter, PracticeLimiter, TokenGuard};
 use crate::routes::routes;
 use crate::state::{AppState, RuntimeSettings};
+use crate::{client_links, openapi};
 
 fn token_keys(args: &ServeArgs) -> anyhow::Result<TokenKeys> {
     let secret = args.jwt_secret.as_deref().filter(|s| !s.is_empty());
@@ -86,6 +86,7 @@ impl Application {
             tokens,
             revocations: RevocationCache::new(Duration::from_secs(args.revocation_check_seconds)),
             token_guard: TokenGuard::new(args.limits.token_failure_burst),
+            link_guard: FailureLimiter::per_minute(args.limits.link_failure_burst),
             practice_limiter: args.limits.practice_rate_limit_per_minute.map(PracticeLimiter::per_minute),
             settings: RuntimeSettings {
                 token_lifetime_seconds: args.token_lifetime_seconds,
@@ -121,7 +122,8 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(fallback::path_error))
                 .configure(routes)
                 .split_for_parts();
-            app.service(web::redirect("/docs", "/docs/"))
+            app.configure(client_links::pages::routes::configure)
+                .service(web::redirect("/docs", "/docs/"))
                 .route("/openapi.json", web::get().to(serve_document))
                 .app_data(web::Data::new(OpenApiDocument(doc_json.clone())))
                 .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
@@ -172,13 +174,17 @@ fn background_jobs(state: web::Data<AppState>, pool: DbPool) -> Jobs {
         let state = state.clone();
         async move {
             state.token_guard.forget_idle();
+            state.link_guard.forget_idle();
             if let Some(limiter) = &state.practice_limiter {
                 limiter.forget_idle();
             }
         }
     });
-    jobs.led("purge expired idempotency keys", Duration::from_secs(3600), pool, |conn| {
+    jobs.led("purge expired idempotency keys", Duration::from_secs(3600), pool.clone(), |conn| {
         Box::pin(async move { Ok(idempotency::purge_expired(conn).await? as u64) })
+    });
+    jobs.led("purge expired assessment drafts", Duration::from_secs(3600), pool, |conn| {
+        Box::pin(async move { Ok(client_links::store::purge_expired_drafts(conn).await? as u64) })
     });
     jobs
 }

@@ -4,7 +4,9 @@
 use crate::auth::jwt::TokenKeys;
 use crate::auth::revocation::RevocationCache;
 use crate::db::DbPool;
-use crate::rate_limits::{PracticeLimiter, TokenGuard};
+use std::net::IpAddr;
+
+use crate::rate_limits::{FailureLimiter, PracticeLimiter, TokenGuard};
 
 /// What every handler may reach.
 pub struct AppState {
@@ -13,6 +15,8 @@ pub struct AppState {
     pub revocations: RevocationCache,
     /// Failed token requests, per client id and per source address.
     pub token_guard: TokenGuard,
+    /// Unknown client-link tokens, per source address.
+    pub link_guard: FailureLimiter<IpAddr>,
     /// The optional request rate per practice.
     pub practice_limiter: Option<PracticeLimiter>,
     pub settings: RuntimeSettings,

@@ -39,7 +39,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// The instrument an assessment uses, with its parsed definition.
-async fn instrument_for(
+pub async fn instrument_for(
     conn: &mut AsyncPgConnection,
     practice: PracticeId,
     id: Uuid,
@@ -78,6 +78,27 @@ async fn score_and_complete(
     store::complete(conn, practice, assessment_id, client_id, completion).await?;
     audit::record(conn, principal, "assessment.completed", RESOURCE, assessment_id).await?;
     Ok(())
+}
+
+/// Scores and completes an open assessment, refusing a completed or
+/// cancelled one (409). The one path answers take, from the API and from a
+/// client's link page alike; run it in the caller's transaction.
+pub async fn complete_open_assessment(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    answers: &[Answer],
+    completed_at: Option<DateTime<Utc>>,
+) -> Result<(), ApiError> {
+    let practice = principal.practice_id;
+    let locked = store::lock_assessment(conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    if locked.status != AssessmentStatus::Assigned.as_str() {
+        return Err(not_open(&locked.status));
+    }
+    let instrument = instrument_for(conn, practice, locked.instrument_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assessment's instrument is missing")))?;
+    score_and_complete(conn, principal, id, locked.client_id, &instrument, answers, completed_at).await
 }
 
 /// The assessment as stored now, as a replayable answer.
@@ -321,15 +342,7 @@ pub async fn submit_responses(
     let fingerprint = idempotency::fingerprint(&req, &input)?;
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
-            let locked = store::lock_assessment(conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
-            if locked.status != AssessmentStatus::Assigned.as_str() {
-                return Err(not_open(&locked.status));
-            }
-            let instrument = instrument_for(conn, practice, locked.instrument_id)
-                .await?
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assessment's instrument is missing")))?;
-            score_and_complete(conn, &principal, id, locked.client_id, &instrument, &input.answers, input.completed_at)
-                .await?;
+            complete_open_assessment(conn, &principal, id, &input.answers, input.completed_at).await?;
             current(conn, practice, id, false).await
         })
     })

@@ -4,6 +4,7 @@
 
 pub mod coverage;
 pub mod model;
+pub mod pages;
 pub mod routes;
 pub mod store;
 pub mod token;

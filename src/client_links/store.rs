@@ -237,3 +237,68 @@ pub async fn active_homework(
         .load(conn)
         .await
 }
+
+/// Saves (or replaces) the draft answers of an assessment, kept until `expires_at`.
+pub async fn save_draft(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    assessment_id: Uuid,
+    link_id: Uuid,
+    answers: &serde_json::Value,
+    expires_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    use crate::db::schema::assessment_drafts as drafts;
+    diesel::insert_into(drafts::table)
+        .values((
+            drafts::practice_id.eq(practice.0),
+            drafts::assessment_id.eq(assessment_id),
+            drafts::link_id.eq(link_id),
+            drafts::answers.eq(answers),
+            drafts::expires_at.eq(expires_at),
+        ))
+        .on_conflict((drafts::practice_id, drafts::assessment_id))
+        .do_update()
+        .set((
+            drafts::link_id.eq(link_id),
+            drafts::answers.eq(answers),
+            drafts::updated_at.eq(diesel::dsl::now),
+            drafts::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The draft answers of an assessment, while they are kept.
+pub async fn find_draft(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    assessment_id: Uuid,
+) -> QueryResult<Option<serde_json::Value>> {
+    use crate::db::schema::assessment_drafts as drafts;
+    drafts::table
+        .filter(drafts::practice_id.eq(practice.0))
+        .filter(drafts::assessment_id.eq(assessment_id))
+        .filter(drafts::expires_at.gt(diesel::dsl::now))
+        .select(drafts::answers)
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn delete_draft(conn: &mut AsyncPgConnection, practice: PracticeId, assessment_id: Uuid) -> QueryResult<()> {
+    use crate::db::schema::assessment_drafts as drafts;
+    diesel::delete(drafts::table)
+        .filter(drafts::practice_id.eq(practice.0))
+        .filter(drafts::assessment_id.eq(assessment_id))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes drafts past their keeping time, across practices (a periodic job,
+/// led by one instance); returns how many.
+pub async fn purge_expired_drafts(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+    use crate::db::schema::assessment_drafts as drafts;
+    diesel::delete(drafts::table).filter(drafts::expires_at.le(diesel::dsl::now)).execute(conn).await
+}

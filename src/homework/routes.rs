@@ -12,8 +12,8 @@ use super::model::{
 };
 use super::store::{self, Changes, NewLog, NewRow};
 use crate::audit;
-use crate::auth::Auth;
 use crate::auth::scopes::{HomeworkRead, HomeworkWrite};
+use crate::auth::{Auth, Principal};
 use crate::exercises::definition::ExerciseDefinition;
 use crate::exercises::logging::check_fields;
 use crate::exercises::store::find_exercise;
@@ -43,7 +43,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_homework_fhir);
 }
 
-async fn exercise_definition(
+pub async fn exercise_definition(
     conn: &mut AsyncPgConnection,
     practice: PracticeId,
     id: Uuid,
@@ -296,47 +296,60 @@ pub async fn create_homework_log(
     state: web::Data<AppState>,
     ValidJson(input): ValidJson<NewHomeworkLog>,
 ) -> Result<HttpResponse, ApiError> {
-    if input.occurred_at > Utc::now() + chrono::Duration::seconds(FUTURE_LEEWAY_SECONDS) {
-        return Err(ApiError::validation("occurred_at", "is in the future"));
-    }
     let principal = auth.principal;
     let practice = principal.practice_id;
     let id = id.into_inner();
     let fingerprint = idempotency::fingerprint(&req, &input)?;
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
-            let row = store::lock_homework(conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
-            if HomeworkStatus::from_db(&row.status).is_none_or(HomeworkStatus::is_final) {
-                return Err(ApiError::Conflict {
-                    code: "homework_closed",
-                    detail: format!("the assignment is {}; practices can no longer be logged", row.status),
-                });
-            }
-            if input.occurred_at.date_naive() < row.starts_on {
-                return Err(ApiError::validation("occurred_at", "is before the assignment starts"));
-            }
-            let definition = exercise_definition(conn, practice, row.exercise_id)
-                .await?
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assignment's exercise is missing")))?;
-            let errors = check_fields(&definition.log_fields, &input.fields, input.done);
-            if !errors.is_empty() {
-                return Err(ApiError::Validation(errors));
-            }
-            let new = NewLog {
-                homework_id: id,
-                client_id: row.client_id,
-                occurred_at: input.occurred_at,
-                done: input.done,
-                fields: serde_json::Value::Object(input.fields.clone()),
-                reflection: input.reflection.as_deref(),
-            };
-            let log = HomeworkLog::from(store::insert_log(conn, practice, new).await?);
-            audit::record(conn, &principal, "homework.logged", "homework_log", log.id).await?;
+            let log = record_log(conn, &principal, id, &input).await?;
             let body = serde_json::to_value(&log).map_err(ApiError::internal)?;
             Ok(WriteOutcome { status: 201, body, location: None, etag: None, sensitive: false })
         })
     })
     .await
+}
+
+/// Checks a log against its assignment and exercise and stores it. The one
+/// path logs take, from the API and from a client's link page alike; run it
+/// in the caller's transaction.
+pub async fn record_log(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    input: &NewHomeworkLog,
+) -> Result<HomeworkLog, ApiError> {
+    if input.occurred_at > Utc::now() + chrono::Duration::seconds(FUTURE_LEEWAY_SECONDS) {
+        return Err(ApiError::validation("occurred_at", "is in the future"));
+    }
+    let row = store::lock_homework(conn, principal.practice_id, id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    if HomeworkStatus::from_db(&row.status).is_none_or(HomeworkStatus::is_final) {
+        return Err(ApiError::Conflict {
+            code: "homework_closed",
+            detail: format!("the assignment is {}; practices can no longer be logged", row.status),
+        });
+    }
+    if input.occurred_at.date_naive() < row.starts_on {
+        return Err(ApiError::validation("occurred_at", "is before the assignment starts"));
+    }
+    let definition = exercise_definition(conn, principal.practice_id, row.exercise_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assignment's exercise is missing")))?;
+    let errors = check_fields(&definition.log_fields, &input.fields, input.done);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let new = NewLog {
+        homework_id: id,
+        client_id: row.client_id,
+        occurred_at: input.occurred_at,
+        done: input.done,
+        fields: serde_json::Value::Object(input.fields.clone()),
+        reflection: input.reflection.as_deref(),
+    };
+    let log = HomeworkLog::from(store::insert_log(conn, principal.practice_id, new).await?);
+    audit::record(conn, principal, "homework.logged", "homework_log", log.id).await?;
+    Ok(log)
 }
 
 /// List an assignment's logs.

@@ -74,18 +74,19 @@ pub async fn middleware(
 }
 
 /// Errors raised inside actix itself (a payload it could not read, say)
-/// arrive as plain text; give them the problem+json shape every error has.
+/// arrive as plain text; give them the problem+json shape every API error
+/// has. The client pages' own HTML answers stay as they are.
 fn ensure_problem_body(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_json = response
+    let already_shaped = response
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json"));
-    if is_json {
+        .is_some_and(|v| v.contains("json") || v.starts_with("text/html"));
+    if already_shaped {
         return response;
     }
     let reason = status.canonical_reason().unwrap_or("Error");

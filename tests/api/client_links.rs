@@ -17,7 +17,11 @@ pub struct LinkSetup {
 /// A client with one open assessment (the short form) and one active
 /// assignment (ask for small help).
 pub async fn link_setup() -> LinkSetup {
-    let app = TestApp::spawn().await;
+    link_setup_with(|_| {}).await
+}
+
+pub async fn link_setup_with(tweak: impl FnOnce(&mut attune::config::ServeArgs)) -> LinkSetup {
+    let app = TestApp::spawn_with(tweak).await;
     let token = app.token_a().await;
     let client = app.create_client(&token, json!({"display_name": "L."})).await;
     let client_id = client["id"].as_str().unwrap().to_owned();

@@ -7,6 +7,7 @@ mod api_clients;
 mod assessments;
 mod auth;
 mod client_links;
+mod client_pages;
 mod clients;
 mod concurrency;
 mod exercises;

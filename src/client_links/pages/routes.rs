@@ -1,0 +1,798 @@
+//! The client pages under `/l`: the landing that exchanges a link's token
+//! for a cookie, the list, one form per assessment and per homework
+//! assignment, and the thank-you page. They call the same domain and store
+//! functions as the API (`complete_open_assessment`, `record_log`), so a
+//! page submission is validated, scored and stored exactly as an API one.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use diesel_async::AsyncPgConnection;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::forms;
+use super::text::PageText;
+use super::views::{
+    AssessmentPage, EarlierLog, ErrorLink, FieldView, HomeworkPage, ItemView, ListEntry, ListPage, MessagePage,
+    OptionView,
+};
+use super::visit::{self, Refusal, Visit};
+use crate::assessments::routes::{complete_open_assessment, instrument_for};
+use crate::audit;
+use crate::client_links::coverage::{self, Coverage, Item, Standing};
+use crate::client_links::model::LinkState;
+use crate::client_links::store::{self, LinkRow};
+use crate::exercises::definition::{ExerciseDefinition, LogFieldKind};
+use crate::homework::routes::{exercise_definition, record_log};
+use crate::http::ApiError;
+use crate::http::pagination::PageRequest;
+use crate::i18n::Language;
+use crate::instruments::definition::InstrumentDefinition;
+use crate::instruments::scoring::Answer;
+use crate::practices::PracticeId;
+use crate::state::AppState;
+
+const STYLESHEET: &str = include_str!("../../../templates/client_pages/style.css");
+
+/// No script at all, styles and images from the service alone, forms posted
+/// only to it, never framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope(visit::PATH)
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::REFERRER_POLICY, "no-referrer"))
+                    .add((header::CACHE_CONTROL, "no-store"))
+                    .add(("X-Robots-Tag", "noindex, nofollow"))
+                    .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::X_FRAME_OPTIONS, "DENY")),
+            )
+            .route("", web::get().to(to_list))
+            .route("/", web::get().to(list))
+            .route("/static/style.css", web::get().to(stylesheet))
+            .route("/thanks", web::get().to(thanks))
+            .route("/assessments/{id}", web::get().to(assessment_form))
+            .route("/assessments/{id}", web::post().to(assessment_post))
+            .route("/homework/{id}", web::get().to(homework_form))
+            .route("/homework/{id}", web::post().to(homework_post))
+            .route("/{token}", web::get().to(arrive)),
+    );
+}
+
+fn render(status: StatusCode, language: Language, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(html) => HttpResponse::build(status)
+            .content_type(ContentType::html())
+            .insert_header((header::CONTENT_LANGUAGE, language.as_str()))
+            .body(html),
+        Err(err) => {
+            tracing::error!(error = %err, "rendering a client page");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+fn message(
+    status: StatusCode,
+    language: Language,
+    title: &str,
+    paragraphs: &[&str],
+    back_to: Option<&str>,
+) -> HttpResponse {
+    let page = MessagePage {
+        text: PageText::of(language),
+        title: title.to_owned(),
+        paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
+        back_to: back_to.map(str::to_owned),
+        refresh_to: None,
+    };
+    render(status, language, &page)
+}
+
+/// The one answer for a link that does not work, whatever the reason.
+fn closed(language: Language) -> HttpResponse {
+    let text = PageText::of(language);
+    message(StatusCode::NOT_FOUND, language, text.closed_title, &[text.closed_body], None)
+}
+
+fn refusal(req: &HttpRequest, refusal: Refusal) -> HttpResponse {
+    let language = Language::from_request(req);
+    let text = PageText::of(language);
+    match refusal {
+        Refusal::Closed => closed(language),
+        Refusal::TooMany(seconds) => {
+            let mut response =
+                message(StatusCode::TOO_MANY_REQUESTS, language, text.too_many_title, &[text.too_many_body], None);
+            if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        Refusal::Trouble(err) => trouble(language, &err),
+    }
+}
+
+fn trouble(language: Language, err: &ApiError) -> HttpResponse {
+    use actix_web::ResponseError;
+    let status = err.status_code();
+    if status.is_server_error() {
+        tracing::error!(error = %err, "a client page failed");
+    }
+    let status = if status.is_server_error() { status } else { StatusCode::INTERNAL_SERVER_ERROR };
+    let text = PageText::of(language);
+    message(status, language, text.trouble_title, &[text.trouble_body], None)
+}
+
+/// A form refused for coming from elsewhere or without its page's token.
+fn refused(language: Language) -> HttpResponse {
+    let text = PageText::of(language);
+    message(StatusCode::FORBIDDEN, language, text.refused_title, &[text.refused_body], Some("/l/"))
+}
+
+/// The visit behind the request's cookie.
+async fn from_cookie(state: &AppState, req: &HttpRequest) -> Result<Visit, Refusal> {
+    let Some(token) = visit::cookie_token(req) else { return Err(Refusal::Closed) };
+    visit::open(state, req, &token).await
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(STYLESHEET)
+}
+
+async fn to_list() -> HttpResponse {
+    see_other("/l/")
+}
+
+/// The link's own URL: exchanges the token for a cookie and sends the
+/// browser on to a URL without it. Opening a link changes nothing but when
+/// it was first opened and last used: mail scanners open links first.
+async fn arrive(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
+    let visit = match visit::open(&state, &req, &token).await {
+        Ok(visit) => visit,
+        Err(err) => return refusal(&req, err),
+    };
+    match state.pool.get().await {
+        Ok(mut conn) => {
+            if let Err(err) = store::mark_used(&mut conn, visit.practice, visit.link.id).await {
+                return trouble(visit.language, &err.into());
+            }
+        }
+        Err(err) => return trouble(visit.language, &err.into()),
+    }
+    let cookie = visit::token_cookie(&state, &token, &visit.link);
+    // A browser sent here by another site would not send a SameSite=Strict
+    // cookie on the redirect; a refresh from this page is same-site, so it
+    // does.
+    let from_elsewhere =
+        matches!(req.headers().get("sec-fetch-site").map(|v| v.to_str()), Some(Ok("cross-site" | "same-site")));
+    let mut response = if from_elsewhere {
+        let text = PageText::of(visit.language);
+        let page = MessagePage {
+            text,
+            title: text.list_title.to_owned(),
+            paragraphs: Vec::new(),
+            back_to: None,
+            refresh_to: Some("/l/".to_owned()),
+        };
+        render(StatusCode::OK, visit.language, &page)
+    } else {
+        see_other("/l/")
+    };
+    if let Err(err) = response.add_cookie(&cookie) {
+        tracing::error!(error = %err, "setting the link cookie");
+        return HttpResponse::InternalServerError().finish();
+    }
+    response
+}
+
+/// What the link covers now, read in one place for the list and the checks.
+struct Covered {
+    assessments: Vec<Item>,
+    homework: Vec<Item>,
+    active_homework: Vec<Uuid>,
+}
+
+async fn covered(conn: &mut AsyncPgConnection, practice: PracticeId, link: &LinkRow) -> Result<Covered, ApiError> {
+    let open = store::open_assessments(conn, practice, link.client_id).await?;
+    let active = store::active_homework(conn, practice, link.client_id).await?;
+    let submissions = store::submissions(conn, practice, &[link.id]).await?;
+    let submitted: Vec<Uuid> =
+        submissions.iter().filter(|s| s.resource_type == "assessment").map(|s| s.item_id).collect();
+    let logged: Vec<Uuid> =
+        submissions.iter().filter(|s| s.resource_type == "homework_log").map(|s| s.item_id).collect();
+    let coverage = Coverage {
+        all_open_assessments: link.all_open_assessments,
+        assessment_ids: &link.assessment_ids,
+        all_active_homework: link.all_active_homework,
+        homework_ids: &link.homework_ids,
+    };
+    let standing = Standing {
+        open_assessments: &open,
+        active_homework: &active,
+        submitted_assessments: &submitted,
+        logged_homework: &logged,
+    };
+    Ok(Covered {
+        assessments: coverage::assessments(&coverage, &standing),
+        homework: coverage::homework(&coverage, &standing),
+        active_homework: active.clone(),
+    })
+}
+
+impl Covered {
+    fn all_done(&self) -> bool {
+        self.assessments.iter().chain(&self.homework).all(|item| !item.open)
+    }
+
+    fn open_assessment(&self, id: Uuid) -> bool {
+        self.assessments.iter().any(|item| item.id == id && item.open)
+    }
+
+    /// An assignment the link covers can be logged while it is active, even
+    /// after a first log through the link.
+    fn loggable_homework(&self, id: Uuid) -> bool {
+        self.homework.iter().any(|item| item.id == id) && self.active_homework.contains(&id)
+    }
+}
+
+async fn instrument_of(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    assessment_id: Uuid,
+) -> Result<InstrumentDefinition, ApiError> {
+    let row = crate::assessments::store::find_assessment(conn, practice, assessment_id)
+        .await?
+        .ok_or(ApiError::NotFound("assessment"))?;
+    let (_, definition) = instrument_for(conn, practice, row.instrument_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assessment's instrument is missing")))?;
+    Ok(definition)
+}
+
+async fn exercise_of(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    homework_id: Uuid,
+) -> Result<(crate::homework::store::HomeworkRow, ExerciseDefinition), ApiError> {
+    let row = crate::homework::store::find_homework(conn, practice, homework_id)
+        .await?
+        .ok_or(ApiError::NotFound("homework"))?;
+    let definition = exercise_definition(conn, practice, row.exercise_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assignment's exercise is missing")))?;
+    Ok((row, definition))
+}
+
+async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let visit = match from_cookie(&state, &req).await {
+        Ok(visit) => visit,
+        Err(err) => return refusal(&req, err),
+    };
+    match list_page(&state, &visit).await {
+        Ok(page) => render(StatusCode::OK, visit.language, &page),
+        Err(err) => trouble(visit.language, &err),
+    }
+}
+
+async fn list_page(state: &AppState, visit: &Visit) -> Result<ListPage, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let covered = covered(&mut conn, visit.practice, &visit.link).await?;
+    let mut assessments = Vec::new();
+    for item in &covered.assessments {
+        let definition = instrument_of(&mut conn, visit.practice, item.id).await?;
+        assessments.push(ListEntry {
+            title: definition.title,
+            href: format!("/l/assessments/{}", item.id),
+            open: item.open,
+        });
+    }
+    let mut homework = Vec::new();
+    for item in &covered.homework {
+        let (_, definition) = exercise_of(&mut conn, visit.practice, item.id).await?;
+        homework.push(ListEntry { title: definition.title, href: format!("/l/homework/{}", item.id), open: item.open });
+    }
+    Ok(ListPage {
+        text: PageText::of(visit.language),
+        title: PageText::of(visit.language).list_title.to_owned(),
+        assessments,
+        homework,
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct ThanksQuery {
+    sent: Option<String>,
+    lang: Option<String>,
+    done: Option<u8>,
+}
+
+/// Shown after a submission; it holds nothing of the client's, so it needs
+/// no working link (the last submission finishes it).
+async fn thanks(req: HttpRequest, query: web::Query<ThanksQuery>) -> HttpResponse {
+    let language = query.lang.as_deref().and_then(Language::parse).unwrap_or_else(|| Language::from_request(&req));
+    let text = PageText::of(language);
+    let first = if query.sent.as_deref() == Some("log") { text.thanks_log } else { text.thanks_sent };
+    if query.done == Some(1) {
+        message(StatusCode::OK, language, text.thanks_title, &[first, text.thanks_all_done], None)
+    } else {
+        message(StatusCode::OK, language, text.thanks_title, &[first], Some("/l/"))
+    }
+}
+
+fn thanks_location(sent: &str, language: Language, finished: bool) -> String {
+    format!("/l/thanks?sent={sent}&lang={}{}", language.as_str(), if finished { "&done=1" } else { "" })
+}
+
+// ---- assessments ----
+
+#[derive(serde::Deserialize)]
+struct FormQuery {
+    saved: Option<u8>,
+}
+
+async fn assessment_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    query: web::Query<FormQuery>,
+) -> HttpResponse {
+    let visit = match from_cookie(&state, &req).await {
+        Ok(visit) => visit,
+        Err(err) => return refusal(&req, err),
+    };
+    let id = id.into_inner();
+    let loaded = async {
+        let mut conn = state.pool.get().await?;
+        let covered = covered(&mut conn, visit.practice, &visit.link).await?;
+        if !covered.open_assessment(id) {
+            return Ok(None);
+        }
+        let definition = instrument_of(&mut conn, visit.practice, id).await?;
+        let draft = store::find_draft(&mut conn, visit.practice, id).await?;
+        Ok::<_, ApiError>(Some((definition, draft)))
+    }
+    .await;
+    match loaded {
+        Ok(Some((definition, draft))) => {
+            let typed = draft_values(draft.as_ref());
+            let text = PageText::of(visit.language);
+            let status = (query.saved == Some(1)).then(|| text.saved_status.to_owned());
+            let page = assessment_page(&visit, id, &definition, &typed, &HashMap::new(), status);
+            render(StatusCode::OK, visit.language, &page)
+        }
+        Ok(None) => closed(visit.language),
+        Err(err) => trouble(visit.language, &err),
+    }
+}
+
+/// A draft's answers as the form's values.
+fn draft_values(draft: Option<&Value>) -> HashMap<String, String> {
+    let answers: Vec<Answer> = draft.and_then(|d| serde_json::from_value(d.clone()).ok()).unwrap_or_default();
+    answers.into_iter().map(|a| (a.item_id, a.value.to_string())).collect()
+}
+
+fn assessment_page(
+    visit: &Visit,
+    id: Uuid,
+    definition: &InstrumentDefinition,
+    typed: &HashMap<String, String>,
+    errors: &HashMap<String, String>,
+    status: Option<String>,
+) -> AssessmentPage {
+    let text = PageText::of(visit.language);
+    let path = format!("/l/assessments/{id}");
+    let scale = &definition.scale;
+    let items: Vec<ItemView> = definition
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let dom_id = format!("item-{}", item.id);
+            let options = (scale.min..=scale.max)
+                .map(|value| {
+                    let label = scale.labels.iter().find(|l| l.value == value).map(|l| l.label.as_str());
+                    OptionView {
+                        dom_id: format!("{dom_id}-{value}"),
+                        value: value.to_string(),
+                        label: label.map_or_else(|| value.to_string(), |l| format!("{value} · {l}")),
+                        checked: typed.get(&item.id).is_some_and(|v| *v == value.to_string()),
+                    }
+                })
+                .collect();
+            ItemView {
+                number: i + 1,
+                control: forms::item_control(&item.id),
+                text: item.text.clone(),
+                error: errors.get(&item.id).cloned(),
+                options,
+                dom_id,
+            }
+        })
+        .collect();
+    let error_links = items
+        .iter()
+        .filter_map(|item| {
+            item.error.as_ref().map(|message| ErrorLink {
+                target: item.options.first().map_or_else(|| item.dom_id.clone(), |o| o.dom_id.clone()),
+                label: item.number.to_string(),
+                message: message.clone(),
+            })
+        })
+        .collect();
+    AssessmentPage {
+        text,
+        title: definition.title.clone(),
+        instructions: vec![definition.description.clone()].into_iter().filter(|d| !d.trim().is_empty()).collect(),
+        untranslated: visit.language != Language::DEFAULT,
+        csrf: visit.csrf_token(&path),
+        path,
+        items,
+        errors: error_links,
+        status,
+    }
+}
+
+/// Checks what every form post must pass before it is read.
+fn post_allowed(
+    state: &AppState,
+    req: &HttpRequest,
+    visit: &Visit,
+    path: &str,
+    form: &HashMap<String, String>,
+) -> bool {
+    !visit::cross_site(state, req) && form.get("csrf").is_some_and(|sent| visit.csrf_matches(path, sent))
+}
+
+async fn assessment_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if visit::cross_site(&state, &req) {
+        return refused(Language::from_request(&req));
+    }
+    let visit = match from_cookie(&state, &req).await {
+        Ok(visit) => visit,
+        Err(err) => return refusal(&req, err),
+    };
+    let id = id.into_inner();
+    let path = format!("/l/assessments/{id}");
+    let Some(form) = forms::pairs(&body) else { return refused(visit.language) };
+    if !post_allowed(&state, &req, &visit, &path, &form) {
+        return refused(visit.language);
+    }
+    let definition = match load_open_assessment(&state, &visit, id).await {
+        Ok(Some(definition)) => definition,
+        Ok(None) => return closed(visit.language),
+        Err(err) => return trouble(visit.language, &err),
+    };
+    let (answers, typed) = forms::answers(&definition, &form);
+    if form.get("action").map(String::as_str) == Some("save") {
+        return match save_draft(&state, &visit, id, &answers).await {
+            Ok(()) => see_other(&format!("{path}?saved=1")),
+            Err(err) => trouble(visit.language, &err),
+        };
+    }
+    match submit_answers(&state, &visit, id, answers.clone()).await {
+        Ok(finished) => see_other(&thanks_location("assessment", visit.language, finished)),
+        Err(ApiError::Validation(errors)) => {
+            let text = PageText::of(visit.language);
+            let marked = forms::item_errors(&definition, &answers, &errors, text);
+            let page = assessment_page(&visit, id, &definition, &typed, &marked, None);
+            render(StatusCode::UNPROCESSABLE_ENTITY, visit.language, &page)
+        }
+        // Completed or cancelled meanwhile (another tab, the practice).
+        Err(ApiError::Conflict { .. }) => see_other("/l/"),
+        Err(ApiError::NotFound(_)) => closed(visit.language),
+        Err(err) => trouble(visit.language, &err),
+    }
+}
+
+async fn load_open_assessment(
+    state: &AppState,
+    visit: &Visit,
+    id: Uuid,
+) -> Result<Option<InstrumentDefinition>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    if !covered(&mut conn, visit.practice, &visit.link).await?.open_assessment(id) {
+        return Ok(None);
+    }
+    Ok(Some(instrument_of(&mut conn, visit.practice, id).await?))
+}
+
+async fn save_draft(state: &AppState, visit: &Visit, id: Uuid, answers: &[Answer]) -> Result<(), ApiError> {
+    let principal = visit.principal();
+    let (practice, link_id, expires_at) = (visit.practice, visit.link.id, visit.link.expires_at);
+    let kept: Vec<&Answer> = answers.iter().filter(|a| a.value != i64::MIN).collect();
+    let draft = serde_json::to_value(kept).map_err(ApiError::internal)?;
+    crate::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            store::save_draft(conn, practice, id, link_id, &draft, expires_at).await?;
+            store::mark_used(conn, practice, link_id).await?;
+            audit::record(conn, &principal, "assessment.draft_saved", "assessment", id).await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// Locks the link, checks it still works, and runs `submit` with it; then
+/// finishes the link if nothing is left. Returns whether it finished.
+async fn through_link<F>(state: &AppState, visit: &Visit, submit: F) -> Result<bool, ApiError>
+where
+    F: for<'r> FnOnce(
+            &'r mut AsyncPgConnection,
+            crate::auth::Principal,
+        ) -> futures_util::future::BoxFuture<'r, Result<(), ApiError>>
+        + Send
+        + 'static,
+{
+    let principal = visit.principal();
+    let (practice, link_id) = (visit.practice, visit.link.id);
+    crate::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            let link = store::lock_link(conn, practice, link_id).await?.ok_or(ApiError::NotFound("client link"))?;
+            if coverage::state(link.revoked_at, link.finished_at, link.expires_at, Utc::now()) != LinkState::Active {
+                return Err(ApiError::NotFound("client link"));
+            }
+            submit(conn, principal).await?;
+            store::mark_used(conn, practice, link_id).await?;
+            let finished = covered(conn, practice, &link).await?.all_done();
+            if finished {
+                store::mark_finished(conn, practice, link_id).await?;
+            }
+            Ok(finished)
+        })
+    })
+    .await
+}
+
+async fn submit_answers(state: &AppState, visit: &Visit, id: Uuid, answers: Vec<Answer>) -> Result<bool, ApiError> {
+    let link_id = visit.link.id;
+    through_link(state, visit, move |conn, principal| {
+        Box::pin(async move {
+            complete_open_assessment(conn, &principal, id, &answers, None).await?;
+            store::record_submission(conn, principal.practice_id, link_id, "assessment", id, id).await?;
+            store::delete_draft(conn, principal.practice_id, id).await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+// ---- homework ----
+
+async fn homework_form(state: web::Data<AppState>, req: HttpRequest, id: web::Path<Uuid>) -> HttpResponse {
+    let visit = match from_cookie(&state, &req).await {
+        Ok(visit) => visit,
+        Err(err) => return refusal(&req, err),
+    };
+    let id = id.into_inner();
+    match load_homework(&state, &visit, id).await {
+        Ok(Some(loaded)) => {
+            let today = Utc::now().date_naive().to_string();
+            let typed = HashMap::from([("date".to_owned(), today)]);
+            let page = homework_page(&visit, id, &loaded, &typed, &HashMap::new());
+            render(StatusCode::OK, visit.language, &page)
+        }
+        Ok(None) => closed(visit.language),
+        Err(err) => trouble(visit.language, &err),
+    }
+}
+
+struct LoadedHomework {
+    row: crate::homework::store::HomeworkRow,
+    definition: ExerciseDefinition,
+    earlier: Vec<EarlierLog>,
+}
+
+/// The assignment, its exercise and the client's latest logs of it, when
+/// the link covers it and it can be logged.
+async fn load_homework(state: &AppState, visit: &Visit, id: Uuid) -> Result<Option<LoadedHomework>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    if !covered(&mut conn, visit.practice, &visit.link).await?.loggable_homework(id) {
+        return Ok(None);
+    }
+    let (row, definition) = exercise_of(&mut conn, visit.practice, id).await?;
+    let page = PageRequest::new(Some(200), None)?;
+    let logs = crate::homework::store::list_logs(&mut conn, visit.practice, id, None, None, page).await?;
+    let text = PageText::of(visit.language);
+    let earlier = logs
+        .iter()
+        .rev()
+        .take(10)
+        .map(|log| EarlierLog {
+            date: log.occurred_at.date_naive().to_string(),
+            done: if log.done { text.yes } else { text.no }.to_owned(),
+        })
+        .collect();
+    Ok(Some(LoadedHomework { row, definition, earlier }))
+}
+
+fn homework_page(
+    visit: &Visit,
+    id: Uuid,
+    loaded: &LoadedHomework,
+    typed: &HashMap<String, String>,
+    errors: &HashMap<String, String>,
+) -> HomeworkPage {
+    let text = PageText::of(visit.language);
+    let path = format!("/l/homework/{id}");
+    let value = |control: &str| typed.get(control).cloned().unwrap_or_default();
+    let fields: Vec<FieldView> = loaded
+        .definition
+        .log_fields
+        .iter()
+        .map(|field| {
+            let control = forms::field_control(&field.key);
+            let dom_id = format!("field-{}", field.key);
+            let current = value(&control);
+            let radio = |choices: Vec<(String, String)>| -> Vec<OptionView> {
+                choices
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (value, label))| OptionView {
+                        dom_id: format!("{dom_id}-{i}"),
+                        checked: current == value,
+                        value,
+                        label,
+                    })
+                    .collect()
+            };
+            let (kind, min, max, options, hint) = match &field.kind {
+                LogFieldKind::Integer { min, max } => ("number", *min, *max, Vec::new(), Some(format!("{min}–{max}"))),
+                LogFieldKind::Minutes { max } => {
+                    ("number", 0, i64::from(*max), Vec::new(), Some(text.minutes_unit.to_owned()))
+                }
+                LogFieldKind::Text { max_length } => (
+                    "textarea",
+                    0,
+                    i64::from(*max_length),
+                    Vec::new(),
+                    Some(PageText::fill(text.characters_at_most, &[("max", &max_length.to_string())])),
+                ),
+                LogFieldKind::Boolean => (
+                    "radio",
+                    0,
+                    0,
+                    radio(vec![("yes".to_owned(), text.yes.to_owned()), ("no".to_owned(), text.no.to_owned())]),
+                    None,
+                ),
+                LogFieldKind::Choice { options } => {
+                    ("radio", 0, 0, radio(options.iter().map(|o| (o.clone(), o.clone())).collect()), None)
+                }
+            };
+            let error = errors.get(&control).cloned();
+            let described_by =
+                [hint.as_ref().map(|_| format!("{dom_id}-hint")), error.as_ref().map(|_| format!("{dom_id}-error"))]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+            FieldView {
+                dom_id,
+                control,
+                label: field.label.clone(),
+                required: field.required,
+                kind,
+                min,
+                max,
+                value: current.clone(),
+                options,
+                hint,
+                described_by: (!described_by.is_empty()).then_some(described_by),
+                error,
+            }
+        })
+        .collect();
+    let mut error_links = Vec::new();
+    let mut link_to = |target: String, label: &str, control: &str| {
+        if let Some(message) = errors.get(control) {
+            error_links.push(ErrorLink { target, label: label.to_owned(), message: message.clone() });
+        }
+    };
+    link_to("date".to_owned(), text.log_date, "date");
+    link_to("done-yes".to_owned(), text.did_it_legend, "done");
+    for field in &fields {
+        let target = field.options.first().map_or_else(|| field.dom_id.clone(), |o| o.dom_id.clone());
+        link_to(target, &field.label, &field.control);
+    }
+    link_to("reflection".to_owned(), text.reflection_label, "reflection");
+    HomeworkPage {
+        text,
+        title: loaded.definition.title.clone(),
+        summary: loaded.definition.summary.clone(),
+        instructions: loaded.definition.instructions.clone(),
+        untranslated: visit.language != Language::DEFAULT,
+        csrf: visit.csrf_token(&path),
+        path,
+        date_value: value("date"),
+        date_min: loaded.row.starts_on.to_string(),
+        date_max: Utc::now().date_naive().to_string(),
+        date_error: errors.get("date").cloned(),
+        done_value: value("done"),
+        done_error: errors.get("done").cloned(),
+        fields,
+        reflection: value("reflection"),
+        reflection_error: errors.get("reflection").cloned(),
+        earlier: loaded.earlier.iter().map(|l| EarlierLog { date: l.date.clone(), done: l.done.clone() }).collect(),
+        errors: error_links,
+        status: None,
+    }
+}
+
+async fn homework_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if visit::cross_site(&state, &req) {
+        return refused(Language::from_request(&req));
+    }
+    let visit = match from_cookie(&state, &req).await {
+        Ok(visit) => visit,
+        Err(err) => return refusal(&req, err),
+    };
+    let id = id.into_inner();
+    let path = format!("/l/homework/{id}");
+    let Some(form) = forms::pairs(&body) else { return refused(visit.language) };
+    if !post_allowed(&state, &req, &visit, &path, &form) {
+        return refused(visit.language);
+    }
+    let loaded = match load_homework(&state, &visit, id).await {
+        Ok(Some(loaded)) => loaded,
+        Ok(None) => return closed(visit.language),
+        Err(err) => return trouble(visit.language, &err),
+    };
+    let text = PageText::of(visit.language);
+    let fields = &loaded.definition.log_fields;
+    let show_errors = |typed: &HashMap<String, String>, errors: &[crate::http::FieldError]| {
+        let words = forms::log_errors(fields, errors, loaded.row.starts_on, text);
+        let page = homework_page(&visit, id, &loaded, typed, &words);
+        render(StatusCode::UNPROCESSABLE_ENTITY, visit.language, &page)
+    };
+    let read = match forms::log(fields, &form, Utc::now()) {
+        Ok(read) => read,
+        Err(error) => {
+            let typed: HashMap<String, String> =
+                form.iter().filter(|(k, _)| k.as_str() != "csrf").map(|(k, v)| (k.clone(), v.clone())).collect();
+            return show_errors(&typed, &[error]);
+        }
+    };
+    let link_id = visit.link.id;
+    let input = read.input;
+    let result = through_link(&state, &visit, move |conn, principal| {
+        Box::pin(async move {
+            let log = record_log(conn, &principal, id, &input).await?;
+            store::record_submission(conn, principal.practice_id, link_id, "homework_log", log.id, id).await?;
+            Ok(())
+        })
+    })
+    .await;
+    match result {
+        Ok(finished) => see_other(&thanks_location("log", visit.language, finished)),
+        Err(ApiError::Validation(errors)) => show_errors(&read.typed, &errors),
+        Err(ApiError::Conflict { .. }) => see_other("/l/"),
+        Err(ApiError::NotFound(_)) => closed(visit.language),
+        Err(err) => trouble(visit.language, &err),
+    }
+}
