@@ -82,7 +82,7 @@ impl TryFrom<ClientRow> for Client {
 }
 
 fn not_blank(value: &str) -> Result<(), ValidationError> {
-    if value.trim().is_empty() {
+    if crate::text::is_blank(value) {
         return Err(ValidationError::new("blank").with_message("must not be blank".into()));
     }
     Ok(())
@@ -126,7 +126,7 @@ impl Validate for ClientPatch {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let mut check = |field: &'static str, value: &str, max: usize| {
-            if value.trim().is_empty() || value.chars().count() > max {
+            if crate::text::blank_or_longer(value, max) {
                 let message = format!("must be 1 to {max} characters, not blank");
                 errors.add(field, ValidationError::new("length").with_message(message.into()));
             }
