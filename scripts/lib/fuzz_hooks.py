@@ -33,6 +33,10 @@ UNSTATEABLE = [
     # An id that does not exist in the practice, or names an archived client.
     (r"^(client_id|instrument_id|exercise_id|client_ids\[\d+\])$",
      r"^(no (client|instrument|exercise) with this id in your practice|the client is archived)$"),
+    # A translation names the definition's own items, labelled scale values and log fields.
+    (r"^translations\.[a-z]+\.(items\.|scale_labels\[\d+\]\.value$|log_fields\.)",
+     r"^(names no (item of this instrument|labelled value of the scale|log field of this exercise)|"
+     r"must give one label per option of the field \(\d+\))$"),
     # A link's listed items must be the client's open assessments and active assignments.
     (r"^(assessment_ids|homework_ids)\[\d+\]$", r"^is not an (open assessment|active assignment) of this client$"),
     # Order between two parameters or two fields.

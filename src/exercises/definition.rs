@@ -1,13 +1,15 @@
 //! The exercise definition format: a homework practice as data, with the
 //! fields a client logs each time and the rules that recommend it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 
+use super::translation::ExerciseTranslation;
 use crate::http::FieldError;
+use crate::i18n::Language;
 use crate::keys::is_key;
 use crate::text::blank_or_longer;
 
@@ -187,9 +189,13 @@ pub struct ExerciseDefinition {
     pub log_fields: Vec<LogField>,
     #[serde(default)]
     pub recommend_when: Vec<RecommendationRule>,
+    /// The exercise's text in other languages (`es`, ...); clients see it in
+    /// their language where a translation has it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<Language, ExerciseTranslation>,
 }
 
-fn instruction_steps() -> ArrayBuilder {
+pub(crate) fn instruction_steps() -> ArrayBuilder {
     ArrayBuilder::new()
         .items(
             ObjectBuilder::new()
@@ -284,6 +290,7 @@ impl ExerciseDefinition {
                 }
             }
         }
+        errors.extend(super::translation::validate(self));
         errors
     }
 }

@@ -5,3 +5,4 @@ pub mod model;
 pub mod recommend;
 pub mod routes;
 pub mod store;
+pub mod translation;

@@ -25,6 +25,16 @@ pub struct Exercise {
     pub definition: ExerciseDefinition,
 }
 
+impl Exercise {
+    /// As a reader of `language` sees it: the definition's text (and the
+    /// title) translated where a translation has it.
+    pub fn localized(mut self, language: crate::i18n::Language) -> Self {
+        self.definition = self.definition.localized(language);
+        self.title.clone_from(&self.definition.title);
+        self
+    }
+}
+
 impl TryFrom<ExerciseRow> for Exercise {
     type Error = ApiError;
 

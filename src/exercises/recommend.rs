@@ -55,6 +55,7 @@ mod tests {
             suggested_cadence_per_week: 1,
             log_fields: vec![],
             recommend_when: rules,
+            translations: Default::default(),
         }
     }
 

@@ -9,11 +9,12 @@ use super::store::{self, Registration};
 use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{Admin, HomeworkRead};
-use crate::http::headers::IdempotencyKeyHeader;
+use crate::http::headers::{AcceptLanguageHeader, IdempotencyKeyHeader};
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ParsedJson, ValidQuery};
 use crate::http::pagination::PageRequest;
 use crate::http::{ApiError, responses};
+use crate::i18n::{Language, json_in};
 use crate::state::AppState;
 
 const RESOURCE: &str = "exercise";
@@ -29,9 +30,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[utoipa::path(
     operation_id = "list_exercises",
     tag = "exercises",
-    params(ListExercisesQuery),
+    params(ListExercisesQuery, AcceptLanguageHeader),
     responses(
-        (status = 200, description = "A page of exercises", body = ExerciseList),
+        (status = 200, description = "A page of exercises", body = ExerciseList,
+            headers(("Content-Language" = String, description = "The language of the text, when it all reads in the one asked for"))),
         (status = 400, response = responses::BadRequest),
         (status = 401, response = responses::Unauthorized),
         (status = 403, response = responses::Forbidden),
@@ -42,15 +44,21 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[get("/exercises")]
 pub async fn list_exercises(
     auth: Auth<HomeworkRead>,
+    req: HttpRequest,
     ValidQuery(query): ValidQuery<ListExercisesQuery>,
     state: web::Data<AppState>,
-) -> Result<web::Json<ExerciseList>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let page = PageRequest::new(query.limit, query.cursor.as_deref())?;
     let mut conn = state.pool.get().await?;
     let rows = store::list_exercises(&mut conn, auth.practice_id, query.target, query.key.as_deref(), page).await?;
     let (rows, next_cursor) = page.finish(rows, |row| row.id);
-    let data = rows.into_iter().map(Exercise::try_from).collect::<Result<_, _>>()?;
-    Ok(web::Json(ExerciseList { data, next_cursor }))
+    let language = Language::from_request(&req);
+    let data: Vec<Exercise> = rows
+        .into_iter()
+        .map(|row| Exercise::try_from(row).map(|found| found.localized(language)))
+        .collect::<Result<_, _>>()?;
+    let all_speak = data.iter().all(|found| found.definition.speaks(language));
+    Ok(json_in(all_speak.then_some(language), &ExerciseList { data, next_cursor }))
 }
 
 /// Fetch an exercise.
@@ -60,9 +68,10 @@ pub async fn list_exercises(
 #[utoipa::path(
     operation_id = "get_exercise",
     tag = "exercises",
-    params(("id" = Uuid, Path, description = "The exercise version's id")),
+    params(("id" = Uuid, Path, description = "The exercise version's id"), AcceptLanguageHeader),
     responses(
-        (status = 200, description = "The exercise", body = Exercise),
+        (status = 200, description = "The exercise", body = Exercise,
+            headers(("Content-Language" = String, description = "The language of the text, when it all reads in the one asked for"))),
         (status = 400, response = responses::BadRequest),
         (status = 401, response = responses::Unauthorized),
         (status = 403, response = responses::Forbidden),
@@ -74,12 +83,16 @@ pub async fn list_exercises(
 #[get("/exercises/{id}")]
 pub async fn get_exercise(
     auth: Auth<HomeworkRead>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
-) -> Result<web::Json<Exercise>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let row = store::find_exercise(&mut conn, auth.practice_id, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
-    Ok(web::Json(Exercise::try_from(row)?))
+    let language = Language::from_request(&req);
+    let found = Exercise::try_from(row)?;
+    let speaks = found.definition.speaks(language);
+    Ok(json_in(speaks.then_some(language), &found.localized(language)))
 }
 
 /// Register an exercise.

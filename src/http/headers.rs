@@ -35,3 +35,16 @@ pub struct IfMatchHeader {
     )]
     if_match: String,
 }
+
+/// `Accept-Language` on a read of text a client may see.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct AcceptLanguageHeader {
+    /// The languages you prefer (`es-MX, es;q=0.9, en;q=0.5`): text comes in
+    /// the first one the definition has a translation for, and the answer's
+    /// `Content-Language` says which. Without a translation, the
+    /// definition's own words (and no `Content-Language` unless English was asked for).
+    #[param(rename = "Accept-Language", required = false, max_length = 512)]
+    accept_language: String,
+}

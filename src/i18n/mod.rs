@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A language client-facing text is written in (BCP 47 primary tags).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     En,
@@ -44,6 +44,17 @@ impl Language {
             })
             .unwrap_or(Language::DEFAULT)
     }
+}
+
+/// A JSON answer in `language` (when everything in it reads in that
+/// language) that caches keep apart by `Accept-Language`.
+pub fn json_in(language: Option<Language>, body: &impl Serialize) -> actix_web::HttpResponse {
+    let mut response = actix_web::HttpResponse::Ok();
+    response.insert_header((actix_web::http::header::VARY, "Accept-Language"));
+    if let Some(language) = language {
+        response.insert_header((actix_web::http::header::CONTENT_LANGUAGE, language.as_str()));
+    }
+    response.json(body)
 }
 
 #[cfg(test)]

@@ -2,12 +2,14 @@
 //! register their own; the built-in ones live in `catalog/`. Validation names
 //! every field at fault.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::translation::InstrumentTranslation;
 use crate::http::FieldError;
+use crate::i18n::Language;
 use crate::keys::is_key;
 use crate::text::{blank_or_longer, longer_than};
 
@@ -164,6 +166,10 @@ pub struct InstrumentDefinition {
     #[schema(min_items = 1, max_items = 50)]
     pub subscales: Vec<Subscale>,
     pub classification: Option<Classification>,
+    /// The instrument's text in other languages (`es`, ...); clients see it
+    /// in their language where a translation has it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<Language, InstrumentTranslation>,
 }
 
 const MAX_ITEMS: usize = 500;
@@ -256,7 +262,7 @@ impl InstrumentDefinition {
                 if band.min.is_nan() || band.max.is_nan() || band.min > band.max || band.min < low || band.max > high {
                     fail(at(&format!("bands[{b}]")), "must satisfy min <= max within the subscale's score range");
                 }
-                if band.label.trim().is_empty() {
+                if crate::text::is_blank(&band.label) {
                     fail(at(&format!("bands[{b}].label")), "must not be blank");
                 }
             }
@@ -311,6 +317,7 @@ impl InstrumentDefinition {
             }
             None => {}
         }
+        errors.extend(super::translation::validate(self));
         errors
     }
 }

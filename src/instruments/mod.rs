@@ -6,3 +6,4 @@ pub mod model;
 pub mod routes;
 pub mod scoring;
 pub mod store;
+pub mod translation;

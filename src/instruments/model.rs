@@ -25,6 +25,16 @@ pub struct Instrument {
     pub definition: InstrumentDefinition,
 }
 
+impl Instrument {
+    /// As a reader of `language` sees it: the definition's text (and the
+    /// title) translated where a translation has it.
+    pub fn localized(mut self, language: crate::i18n::Language) -> Self {
+        self.definition = self.definition.localized(language);
+        self.title.clone_from(&self.definition.title);
+        self
+    }
+}
+
 impl TryFrom<InstrumentRow> for Instrument {
     type Error = ApiError;
 

@@ -10,11 +10,12 @@ use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{Admin, AssessmentsRead};
 use crate::fhir::{self, FhirResource};
-use crate::http::headers::IdempotencyKeyHeader;
+use crate::http::headers::{AcceptLanguageHeader, IdempotencyKeyHeader};
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ParsedJson, ValidQuery};
 use crate::http::pagination::PageRequest;
 use crate::http::{ApiError, responses};
+use crate::i18n::{Language, json_in};
 use crate::state::AppState;
 
 const RESOURCE: &str = "instrument";
@@ -30,9 +31,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[utoipa::path(
     operation_id = "list_instruments",
     tag = "instruments",
-    params(ListInstrumentsQuery),
+    params(ListInstrumentsQuery, AcceptLanguageHeader),
     responses(
-        (status = 200, description = "A page of instruments", body = InstrumentList),
+        (status = 200, description = "A page of instruments", body = InstrumentList,
+            headers(("Content-Language" = String, description = "The language of the text, when it all reads in the one asked for"))),
         (status = 400, response = responses::BadRequest),
         (status = 401, response = responses::Unauthorized),
         (status = 403, response = responses::Forbidden),
@@ -43,15 +45,21 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[get("/instruments")]
 pub async fn list_instruments(
     auth: Auth<AssessmentsRead>,
+    req: HttpRequest,
     ValidQuery(query): ValidQuery<ListInstrumentsQuery>,
     state: web::Data<AppState>,
-) -> Result<web::Json<InstrumentList>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let page = PageRequest::new(query.limit, query.cursor.as_deref())?;
     let mut conn = state.pool.get().await?;
     let rows = store::list_instruments(&mut conn, auth.practice_id, query.key.as_deref(), page).await?;
     let (rows, next_cursor) = page.finish(rows, |row| row.id);
-    let data = rows.into_iter().map(Instrument::try_from).collect::<Result<_, _>>()?;
-    Ok(web::Json(InstrumentList { data, next_cursor }))
+    let language = Language::from_request(&req);
+    let data: Vec<Instrument> = rows
+        .into_iter()
+        .map(|row| Instrument::try_from(row).map(|found| found.localized(language)))
+        .collect::<Result<_, _>>()?;
+    let all_speak = data.iter().all(|found| found.definition.speaks(language));
+    Ok(json_in(all_speak.then_some(language), &InstrumentList { data, next_cursor }))
 }
 
 /// Fetch an instrument.
@@ -61,9 +69,10 @@ pub async fn list_instruments(
 #[utoipa::path(
     operation_id = "get_instrument",
     tag = "instruments",
-    params(("id" = Uuid, Path, description = "The instrument version's id")),
+    params(("id" = Uuid, Path, description = "The instrument version's id"), AcceptLanguageHeader),
     responses(
-        (status = 200, description = "The instrument", body = Instrument),
+        (status = 200, description = "The instrument", body = Instrument,
+            headers(("Content-Language" = String, description = "The language of the text, when it all reads in the one asked for"))),
         (status = 400, response = responses::BadRequest),
         (status = 401, response = responses::Unauthorized),
         (status = 403, response = responses::Forbidden),
@@ -75,12 +84,16 @@ pub async fn list_instruments(
 #[get("/instruments/{id}")]
 pub async fn get_instrument(
     auth: Auth<AssessmentsRead>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
-) -> Result<web::Json<Instrument>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let row = store::find_instrument(&mut conn, auth.practice_id, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
-    Ok(web::Json(Instrument::try_from(row)?))
+    let language = Language::from_request(&req);
+    let found = Instrument::try_from(row)?;
+    let speaks = found.definition.speaks(language);
+    Ok(json_in(speaks.then_some(language), &found.localized(language)))
 }
 
 /// Export an instrument as FHIR.

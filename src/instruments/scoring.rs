@@ -220,6 +220,7 @@ mod tests {
                 avoidance: "avo".into(),
                 avoidance_cutoff: 12.0,
             }),
+            translations: Default::default(),
         }
     }
 
@@ -315,6 +316,7 @@ mod tests {
                 dependent: "dep".into(),
                 balanced_margin: margin,
             }),
+            translations: Default::default(),
         }
     }
 

@@ -111,6 +111,7 @@ mod tests {
             items: vec![item("a", "pair", false), item("b", "pair", true), item("c", "single", false)],
             subscales: vec![subscale("pair"), subscale("single")],
             classification: None,
+            translations: Default::default(),
         }
     }
 

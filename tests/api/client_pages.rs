@@ -59,6 +59,11 @@ impl Visitor {
     }
 }
 
+/// Text as the template engine escapes it.
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&#38;").replace('<', "&#60;").replace('>', "&#62;").replace('"', "&#34;").replace('\'', "&#39;")
+}
+
 /// The hidden CSRF token of the form on a page.
 fn csrf_of(html: &str) -> String {
     let start = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
@@ -105,6 +110,14 @@ async fn a_client_saves_a_draft_comes_back_and_submits_answers_scored_as_the_api
     let path = format!("/l/assessments/{}", s.assessment_id);
     let form_html = visitor.get(&s, &path).await.text().await.unwrap();
     assert!(form_html.contains("<fieldset") && form_html.contains("<legend>1. "), "items are fieldsets with legends");
+    // The link asked for Spanish, and the built-in instrument has it.
+    let catalog: Value =
+        serde_json::from_str(include_str!("../../catalog/instruments/attachment_lean_short_form.json")).unwrap();
+    let spanish = &catalog["translations"]["es"];
+    let first_item = html_escape(spanish["items"]["ax1"].as_str().unwrap());
+    assert!(form_html.contains(&format!("<legend>1. {first_item}</legend>")), "{form_html}");
+    assert!(form_html.contains(&html_escape(spanish["scale_labels"][0]["label"].as_str().unwrap())));
+    assert!(!form_html.contains("solo está disponible en su idioma original"), "it is translated");
     assert!(form_html.contains("name=\"item.ax1\""));
     let csrf = csrf_of(&form_html);
 

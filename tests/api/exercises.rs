@@ -98,3 +98,30 @@ async fn another_practices_exercise_is_not_found() {
     assert!(listed["data"].as_array().unwrap().is_empty());
     assert_eq!(app.get(&path, &token_a).await.status(), 200);
 }
+
+#[tokio::test]
+async fn an_exercise_reads_in_spanish_with_its_choice_values_kept() {
+    let app = TestApp::spawn().await;
+    let token = app.token_a().await;
+    let catalog: Value = serde_json::from_str(include_str!("../../catalog/exercises/active_listening.json")).unwrap();
+    let page: Value = app.get("/v1/exercises?key=active_listening", &token).await.json().await.unwrap();
+    let id = page["data"][0]["id"].as_str().unwrap().to_owned();
+    let response = app
+        .http
+        .get(app.url(&format!("/v1/exercises/{id}")))
+        .bearer_auth(&token)
+        .header("accept-language", "es")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-language"], "es");
+    let exercise: Value = response.json().await.unwrap();
+    let spanish = &catalog["translations"]["es"];
+    assert_eq!(exercise["title"], spanish["title"]);
+    assert_eq!(exercise["definition"]["instructions"], spanish["instructions"]);
+    let choice = catalog["log_fields"].as_array().unwrap().iter().find(|f| f["type"] == "choice").unwrap();
+    let shown =
+        exercise["definition"]["log_fields"].as_array().unwrap().iter().find(|f| f["key"] == choice["key"]).unwrap();
+    assert_eq!(shown["label"], spanish["log_fields"][choice["key"].as_str().unwrap()]["label"]);
+    assert_eq!(shown["options"], choice["options"], "options are the values logs store");
+}

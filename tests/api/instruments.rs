@@ -156,3 +156,37 @@ async fn an_instrument_exports_as_a_fhir_questionnaire() {
     let token_b = app.token_b().await;
     assert_problem(app.get(&path, &token_b).await, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn instruments_read_in_the_language_asked_for_when_they_have_it() {
+    let app = TestApp::spawn().await;
+    let token = app.token_a().await;
+    let own = app.post_json("/v1/instruments", &token, &custom_definition("own_form")).await;
+    assert_eq!(own.status(), 201);
+    let catalog: Value =
+        serde_json::from_str(include_str!("../../catalog/instruments/attachment_lean_short_form.json")).unwrap();
+    let spanish = &catalog["translations"]["es"];
+    let read = |path: &'static str, language: &'static str| {
+        app.http.get(app.url(path)).bearer_auth(&token).header("accept-language", language).send()
+    };
+
+    let response = read("/v1/instruments?key=attachment_lean_short_form", "es-MX, es;q=0.9, en;q=0.5").await.unwrap();
+    assert_eq!(response.headers()["content-language"], "es");
+    assert_eq!(response.headers()["vary"], "Accept-Language");
+    let page: Value = response.json().await.unwrap();
+    let form = &page["data"][0];
+    assert_eq!(form["title"], spanish["title"]);
+    assert_eq!(form["definition"]["items"][0]["text"], spanish["items"]["ax1"]);
+    assert_eq!(form["definition"]["scale"]["labels"][0]["label"], spanish["scale_labels"][0]["label"]);
+    assert_eq!(form["definition"]["subscales"], catalog["subscales"], "scoring data is not translated");
+
+    let english: Value =
+        read("/v1/instruments?key=attachment_lean_short_form", "en").await.unwrap().json().await.unwrap();
+    assert_eq!(english["data"][0]["title"], catalog["title"]);
+
+    // The practice's own instrument has no Spanish: its own words, and no claim to be Spanish.
+    let response = read("/v1/instruments?key=own_form", "es").await.unwrap();
+    assert!(response.headers().get("content-language").is_none());
+    let page: Value = response.json().await.unwrap();
+    assert_eq!(page["data"][0]["title"], custom_definition("own_form")["title"]);
+}

@@ -306,6 +306,7 @@ async fn list_page(state: &AppState, visit: &Visit) -> Result<ListPage, ApiError
     let mut homework = Vec::new();
     for item in &covered.homework {
         let (_, definition) = exercise_of(&mut conn, visit.practice, item.id).await?;
+        let definition = definition.localized(visit.language);
         homework.push(ListEntry { title: definition.title, href: format!("/l/homework/{}", item.id), open: item.open });
     }
     Ok(ListPage {
@@ -398,6 +399,8 @@ fn assessment_page(
 ) -> AssessmentPage {
     let text = PageText::of(visit.language);
     let path = format!("/l/assessments/{id}");
+    let untranslated = !definition.speaks(visit.language);
+    let definition = &definition.localized(visit.language);
     let scale = &definition.scale;
     let items: Vec<ItemView> = definition
         .items
@@ -440,7 +443,7 @@ fn assessment_page(
         text,
         title: definition.title.clone(),
         instructions: vec![definition.description.clone()].into_iter().filter(|d| !d.trim().is_empty()).collect(),
-        untranslated: visit.language != Language::DEFAULT,
+        untranslated,
         csrf: visit.csrf_token(&path),
         path,
         items,
@@ -637,8 +640,8 @@ fn homework_page(
     let text = PageText::of(visit.language);
     let path = format!("/l/homework/{id}");
     let value = |control: &str| typed.get(control).cloned().unwrap_or_default();
-    let fields: Vec<FieldView> = loaded
-        .definition
+    let shown = loaded.definition.localized(visit.language);
+    let fields: Vec<FieldView> = shown
         .log_fields
         .iter()
         .map(|field| {
@@ -676,8 +679,8 @@ fn homework_page(
                     radio(vec![("yes".to_owned(), text.yes.to_owned()), ("no".to_owned(), text.no.to_owned())]),
                     None,
                 ),
-                LogFieldKind::Choice { options } => {
-                    ("radio", 0, 0, radio(options.iter().map(|o| (o.clone(), o.clone())).collect()), None)
+                LogFieldKind::Choice { .. } => {
+                    ("radio", 0, 0, radio(loaded.definition.option_labels(visit.language, field)), None)
                 }
             };
             let error = errors.get(&control).cloned();
@@ -718,10 +721,10 @@ fn homework_page(
     link_to("reflection".to_owned(), text.reflection_label, "reflection");
     HomeworkPage {
         text,
-        title: loaded.definition.title.clone(),
-        summary: loaded.definition.summary.clone(),
-        instructions: loaded.definition.instructions.clone(),
-        untranslated: visit.language != Language::DEFAULT,
+        title: shown.title.clone(),
+        summary: shown.summary.clone(),
+        instructions: shown.instructions.clone(),
+        untranslated: !loaded.definition.speaks(visit.language),
         csrf: visit.csrf_token(&path),
         path,
         date_value: value("date"),
