@@ -387,3 +387,69 @@ async fn another_practices_assessment_is_no_page_of_this_link() {
     let homework = visitor.get(&s, &format!("/l/homework/{}", s.homework_id)).await;
     assert_eq!(homework.status(), 404, "the link covers assessments only");
 }
+
+#[tokio::test]
+async fn access_logs_name_the_route_template_never_the_token_or_what_the_client_wrote() {
+    let s = link_setup().await;
+    let issued = issue(&s, json!({"client_id": s.client_id, "all_active_homework": true})).await;
+    // The service binary itself, logging at INFO to a file, on the same database.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log_path = std::env::temp_dir().join(format!("attune-pages-log-{port}.txt"));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut service = std::process::Command::new(env!("CARGO_BIN_EXE_attune"))
+        .arg("serve")
+        .env("DATABASE_URL", &s.app.db_url)
+        .env("ATTUNE_BIND", format!("127.0.0.1:{port}"))
+        .env("ATTUNE_JWT_SECRET", crate::helpers::JWT_SECRET)
+        .env("ATTUNE_SKIP_MIGRATIONS", "true")
+        .env("ATTUNE_WORKERS", "1")
+        .env("RUST_LOG", "info")
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if s.app.http.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let token = issued["url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let opened = s.app.http.get(format!("{base}/l/{token}")).send().await.unwrap();
+    assert_eq!(opened.status(), 303);
+    let cookie = format!("attune_link={token}");
+    let path = format!("/l/homework/{}", s.homework_id);
+    let html =
+        s.app.http.get(format!("{base}{path}")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let reflection = "words-only-the-practice-reads";
+    let form = [
+        ("csrf", csrf_of(&html)),
+        ("date", chrono::Utc::now().date_naive().to_string()),
+        ("done", "yes".to_owned()),
+        ("field.discomfort_before", "6".to_owned()),
+        ("field.discomfort_after", "2".to_owned()),
+        ("field.what_i_asked", "asked-for-a-lift".to_owned()),
+        ("reflection", reflection.to_owned()),
+    ];
+    let posted = s
+        .app
+        .http
+        .post(format!("{base}{path}"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 303);
+    // SIGTERM: the service drains and flushes its log.
+    let _ = std::process::Command::new("kill").arg(service.id().to_string()).status();
+    let _ = service.wait();
+    let written = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_file(&log_path);
+    assert!(written.contains("/l/{token}"), "the landing is logged by its route template: {written}");
+    assert!(written.contains("/l/homework/{id}"));
+    for secret in [token.as_str(), reflection, "asked-for-a-lift"] {
+        assert!(!written.contains(secret), "the log holds {secret}");
+    }
+}
