@@ -158,8 +158,13 @@ pub struct InstrumentDefinition {
     pub key: String,
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: String,
+    /// For the clinician: what the instrument measures and how to read it.
     #[schema(max_length = 2000)]
     pub description: String,
+    /// For the client: what to do, shown above the items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
+    pub instructions: Option<String>,
     pub scale: ResponseScale,
     #[schema(min_items = 1, max_items = 500)]
     pub items: Vec<Item>,
@@ -209,6 +214,9 @@ impl InstrumentDefinition {
         }
         if longer_than(&self.description, MAX_TEXT) {
             fail("description".into(), "must be at most 2000 characters");
+        }
+        if self.instructions.as_deref().is_some_and(|text| blank_or_longer(text, MAX_TEXT)) {
+            fail("instructions".into(), "must be 1 to 2000 characters");
         }
         if self.scale.min >= self.scale.max {
             fail("scale.max".into(), "must be greater than scale.min");

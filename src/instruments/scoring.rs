@@ -201,6 +201,7 @@ mod tests {
             key: "t".into(),
             title: "T".into(),
             description: String::new(),
+            instructions: None,
             scale: ResponseScale { min: 1, max: 7, labels: vec![] },
             items: vec![
                 item("a1", "anx", false),
@@ -300,6 +301,7 @@ mod tests {
             key: "s".into(),
             title: "S".into(),
             description: String::new(),
+            instructions: None,
             scale: ResponseScale { min: 0, max: 4, labels: vec![] },
             items: vec![
                 item("i1", "ind", false),

@@ -20,6 +20,8 @@ pub struct InstrumentTranslation {
     pub title: Option<String>,
     #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub description: Option<String>,
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
+    pub instructions: Option<String>,
     /// Item texts by item id.
     #[serde(default)]
     #[schema(schema_with = item_texts)]
@@ -54,6 +56,9 @@ pub fn validate(definition: &InstrumentDefinition) -> Vec<FieldError> {
         }
         if translation.description.as_deref().is_some_and(|t| blank_or_longer(t, 2000)) {
             errors.push(FieldError::new(at("description"), "must be 1 to 2000 characters"));
+        }
+        if translation.instructions.as_deref().is_some_and(|t| blank_or_longer(t, 2000)) {
+            errors.push(FieldError::new(at("instructions"), "must be 1 to 2000 characters"));
         }
         for (id, text) in &translation.items {
             if !definition.items.iter().any(|item| &item.id == id) {
@@ -92,6 +97,9 @@ impl InstrumentDefinition {
         if let Some(description) = &translation.description {
             shown.description.clone_from(description);
         }
+        if translation.instructions.is_some() {
+            shown.instructions.clone_from(&translation.instructions);
+        }
         for item in &mut shown.items {
             if let Some(text) = translation.items.get(&item.id) {
                 item.text.clone_from(text);
@@ -123,6 +131,7 @@ mod tests {
             InstrumentTranslation {
                 title: Some("Forma breve".into()),
                 description: None,
+                instructions: None,
                 items: BTreeMap::from([("ax1".to_owned(), "Me preocupa...".to_owned())]),
                 scale_labels: vec![ScaleLabel { value: 1, label: "Totalmente en desacuerdo".into() }],
             },

@@ -107,6 +107,7 @@ mod tests {
             key: "t".into(),
             title: "T".into(),
             description: String::new(),
+            instructions: None,
             scale: ResponseScale { min: 1, max: 5, labels: vec![] },
             items: vec![item("a", "pair", false), item("b", "pair", true), item("c", "single", false)],
             subscales: vec![subscale("pair"), subscale("single")],

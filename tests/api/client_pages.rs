@@ -453,3 +453,33 @@ async fn access_logs_name_the_route_template_never_the_token_or_what_the_client_
         assert!(!written.contains(secret), "the log holds {secret}");
     }
 }
+
+#[tokio::test]
+async fn a_questionnaire_without_the_links_language_says_so_and_marks_its_own() {
+    let s = link_setup().await;
+    let own: Value = s
+        .app
+        .post_json("/v1/instruments", &s.token, &crate::instruments::custom_definition("own_form"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let assessment: Value = s
+        .app
+        .post_json("/v1/assessments", &s.token, &json!({"client_id": s.client_id, "instrument_id": own["id"]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let issued = issue(&s, json!({"client_id": s.client_id, "all_open_assessments": true, "language": "es"})).await;
+    let visitor = arrive(&s, issued["url"].as_str().unwrap()).await;
+    let html =
+        visitor.get(&s, &format!("/l/assessments/{}", assessment["id"].as_str().unwrap())).await.text().await.unwrap();
+    assert!(html.contains("<html lang=\"es\">"));
+    assert!(html.contains("Este cuestionario solo está disponible en su idioma original."));
+    assert!(html.contains("<legend lang=\"en\">1. "), "its English is marked as English: {html}");
+    assert!(html.contains("Enviar mis respuestas"), "the page's own words stay Spanish");
+    // The built-in one is Spanish throughout, with nothing marked.
+    let builtin = visitor.get(&s, &format!("/l/assessments/{}", s.assessment_id)).await.text().await.unwrap();
+    assert!(!builtin.contains("lang=\"en\""));
+}

@@ -297,8 +297,11 @@ async fn list_page(state: &AppState, visit: &Visit) -> Result<ListPage, ApiError
     let mut assessments = Vec::new();
     for item in &covered.assessments {
         let definition = instrument_of(&mut conn, visit.practice, item.id).await?;
+        let lang = other_language(definition.speaks(visit.language));
+        let definition = definition.localized(visit.language);
         assessments.push(ListEntry {
             title: definition.title,
+            lang,
             href: format!("/l/assessments/{}", item.id),
             open: item.open,
         });
@@ -306,8 +309,14 @@ async fn list_page(state: &AppState, visit: &Visit) -> Result<ListPage, ApiError
     let mut homework = Vec::new();
     for item in &covered.homework {
         let (_, definition) = exercise_of(&mut conn, visit.practice, item.id).await?;
+        let lang = other_language(definition.speaks(visit.language));
         let definition = definition.localized(visit.language);
-        homework.push(ListEntry { title: definition.title, href: format!("/l/homework/{}", item.id), open: item.open });
+        homework.push(ListEntry {
+            title: definition.title,
+            lang,
+            href: format!("/l/homework/{}", item.id),
+            open: item.open,
+        });
     }
     Ok(ListPage {
         text: PageText::of(visit.language),
@@ -315,6 +324,12 @@ async fn list_page(state: &AppState, visit: &Visit) -> Result<ListPage, ApiError
         assessments,
         homework,
     })
+}
+
+/// The `lang` of text a definition shows in its own language on a page in
+/// another: its own (English), or nothing when it speaks the page's.
+fn other_language(speaks_page_language: bool) -> String {
+    if speaks_page_language { String::new() } else { Language::DEFAULT.as_str().to_owned() }
 }
 
 #[derive(serde::Deserialize)]
@@ -400,6 +415,7 @@ fn assessment_page(
     let text = PageText::of(visit.language);
     let path = format!("/l/assessments/{id}");
     let untranslated = !definition.speaks(visit.language);
+    let content_lang = other_language(!untranslated);
     let definition = &definition.localized(visit.language);
     let scale = &definition.scale;
     let items: Vec<ItemView> = definition
@@ -412,6 +428,7 @@ fn assessment_page(
                 .map(|value| {
                     let label = scale.labels.iter().find(|l| l.value == value).map(|l| l.label.as_str());
                     OptionView {
+                        lang: if label.is_some() { content_lang.clone() } else { String::new() },
                         dom_id: format!("{dom_id}-{value}"),
                         value: value.to_string(),
                         label: label.map_or_else(|| value.to_string(), |l| format!("{value} · {l}")),
@@ -429,21 +446,28 @@ fn assessment_page(
             }
         })
         .collect();
-    let error_links = items
+    let error_links: Vec<ErrorLink> = items
         .iter()
         .filter_map(|item| {
             item.error.as_ref().map(|message| ErrorLink {
                 target: item.options.first().map_or_else(|| item.dom_id.clone(), |o| o.dom_id.clone()),
-                label: item.number.to_string(),
+                label: PageText::fill(text.question_label, &[("n", &item.number.to_string())]),
                 message: message.clone(),
             })
         })
         .collect();
+    let title = if error_links.is_empty() {
+        definition.title.clone()
+    } else {
+        format!("{}{}", text.error_title_prefix, definition.title)
+    };
     AssessmentPage {
         text,
-        title: definition.title.clone(),
-        instructions: vec![definition.description.clone()].into_iter().filter(|d| !d.trim().is_empty()).collect(),
+        title,
+        // The description is for the clinician; the client reads the instructions.
+        instructions: definition.instructions.iter().cloned().collect(),
         untranslated,
+        content_lang,
         csrf: visit.csrf_token(&path),
         path,
         items,
@@ -640,6 +664,8 @@ fn homework_page(
     let text = PageText::of(visit.language);
     let path = format!("/l/homework/{id}");
     let value = |control: &str| typed.get(control).cloned().unwrap_or_default();
+    let untranslated = !loaded.definition.speaks(visit.language);
+    let content_lang = other_language(!untranslated);
     let shown = loaded.definition.localized(visit.language);
     let fields: Vec<FieldView> = shown
         .log_fields
@@ -648,11 +674,12 @@ fn homework_page(
             let control = forms::field_control(&field.key);
             let dom_id = format!("field-{}", field.key);
             let current = value(&control);
-            let radio = |choices: Vec<(String, String)>| -> Vec<OptionView> {
+            let radio = |choices: Vec<(String, String)>, lang: &str| -> Vec<OptionView> {
                 choices
                     .into_iter()
                     .enumerate()
                     .map(|(i, (value, label))| OptionView {
+                        lang: lang.to_owned(),
                         dom_id: format!("{dom_id}-{i}"),
                         checked: current == value,
                         value,
@@ -661,7 +688,8 @@ fn homework_page(
                     .collect()
             };
             let (kind, min, max, options, hint) = match &field.kind {
-                LogFieldKind::Integer { min, max } => ("number", *min, *max, Vec::new(), Some(format!("{min}–{max}"))),
+                // The label states the range; min and max bound the control.
+                LogFieldKind::Integer { min, max } => ("number", *min, *max, Vec::new(), None),
                 LogFieldKind::Minutes { max } => {
                     ("number", 0, i64::from(*max), Vec::new(), Some(text.minutes_unit.to_owned()))
                 }
@@ -676,11 +704,11 @@ fn homework_page(
                     "radio",
                     0,
                     0,
-                    radio(vec![("yes".to_owned(), text.yes.to_owned()), ("no".to_owned(), text.no.to_owned())]),
+                    radio(vec![("yes".to_owned(), text.yes.to_owned()), ("no".to_owned(), text.no.to_owned())], ""),
                     None,
                 ),
                 LogFieldKind::Choice { .. } => {
-                    ("radio", 0, 0, radio(loaded.definition.option_labels(visit.language, field)), None)
+                    ("radio", 0, 0, radio(loaded.definition.option_labels(visit.language, field), &content_lang), None)
                 }
             };
             let error = errors.get(&control).cloned();
@@ -719,17 +747,25 @@ fn homework_page(
         link_to(target, &field.label, &field.control);
     }
     link_to("reflection".to_owned(), text.reflection_label, "reflection");
+    let title = if error_links.is_empty() {
+        shown.title.clone()
+    } else {
+        format!("{}{}", text.error_title_prefix, shown.title)
+    };
     HomeworkPage {
         text,
-        title: shown.title.clone(),
+        title,
         summary: shown.summary.clone(),
         instructions: shown.instructions.clone(),
-        untranslated: !loaded.definition.speaks(visit.language),
+        untranslated,
+        content_lang,
         csrf: visit.csrf_token(&path),
         path,
         date_value: value("date"),
         date_min: loaded.row.starts_on.to_string(),
-        date_max: Utc::now().date_naive().to_string(),
+        // The browser's today can be UTC's tomorrow east of Greenwich; a
+        // date of today or later is logged as now.
+        date_max: (Utc::now() + chrono::Duration::days(1)).date_naive().to_string(),
         date_error: errors.get("date").cloned(),
         done_value: value("done"),
         done_error: errors.get("done").cloned(),

@@ -19,6 +19,8 @@ pub struct MessagePage {
 
 pub struct ListEntry {
     pub title: String,
+    /// The title's language when it is not the page's (else empty).
+    pub lang: String,
     pub href: String,
     pub open: bool,
 }
@@ -40,6 +42,8 @@ pub struct ErrorLink {
 }
 
 pub struct OptionView {
+    /// The label's language when it is not the page's (else empty).
+    pub lang: String,
     pub dom_id: String,
     pub value: String,
     pub label: String,
@@ -62,6 +66,8 @@ pub struct AssessmentPage {
     pub title: String,
     pub instructions: Vec<String>,
     pub untranslated: bool,
+    /// The instrument's language when it is not the page's (else empty).
+    pub content_lang: String,
     pub path: String,
     pub csrf: String,
     pub items: Vec<ItemView>,
@@ -98,6 +104,8 @@ pub struct HomeworkPage {
     pub summary: String,
     pub instructions: Vec<String>,
     pub untranslated: bool,
+    /// The exercise's language when it is not the page's (else empty).
+    pub content_lang: String,
     pub path: String,
     pub csrf: String,
     pub date_value: String,
