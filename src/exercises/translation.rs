@@ -16,10 +16,11 @@ use crate::text::blank_or_longer;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogFieldTranslation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub label: Option<String>,
     /// For a choice: what each option reads as, in the options' order.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(schema_with = option_labels)]
     pub options: Vec<String>,
 }
@@ -28,16 +29,18 @@ pub struct LogFieldTranslation {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExerciseTranslation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub summary: Option<String>,
     /// Replaces the instructions whole when given.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(schema_with = super::definition::instruction_steps)]
     pub instructions: Vec<String>,
     /// Log field text by field key.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub log_fields: BTreeMap<String, LogFieldTranslation>,
 }
 

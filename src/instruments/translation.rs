@@ -16,18 +16,21 @@ use crate::text::blank_or_longer;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstrumentTranslation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub instructions: Option<String>,
     /// Item texts by item id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schema(schema_with = item_texts)]
     pub items: BTreeMap<String, String>,
     /// Labels by scale value.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scale_labels: Vec<ScaleLabel>,
 }
 
