@@ -158,16 +158,6 @@ pub async fn mark_used(conn: &mut AsyncPgConnection, practice: PracticeId, id: U
     Ok(())
 }
 
-pub async fn mark_finished(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<()> {
-    diesel::update(client_links::table)
-        .filter(client_links::practice_id.eq(practice.0))
-        .filter(client_links::id.eq(id))
-        .set((client_links::finished_at.eq(database_now()), client_links::version.eq(client_links::version + 1)))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Records what a submission through the link made; run it in the
 /// submission's transaction.
 pub async fn record_submission(
@@ -301,4 +291,89 @@ pub async fn delete_draft(conn: &mut AsyncPgConnection, practice: PracticeId, as
 pub async fn purge_expired_drafts(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
     use crate::db::schema::assessment_drafts as drafts;
     diesel::delete(drafts::table).filter(drafts::expires_at.le(diesel::dsl::now)).execute(conn).await
+}
+
+/// What decides a link's list, read in one round trip: the client's open
+/// assessments and active assignments, and what the link already took.
+#[derive(Debug, QueryableByName)]
+pub struct StandingRow {
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Uuid>)]
+    pub open_assessments: Vec<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Uuid>)]
+    pub active_homework: Vec<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Uuid>)]
+    pub submitted_assessments: Vec<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Uuid>)]
+    pub logged_homework: Vec<Uuid>,
+}
+
+pub async fn standing(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    link_id: Uuid,
+    client_id: Uuid,
+) -> QueryResult<StandingRow> {
+    use diesel::sql_types::Uuid as SqlUuid;
+    diesel::sql_query(
+        "SELECT \
+           ARRAY(SELECT id FROM assessments WHERE practice_id = $1 AND client_id = $2 AND status = 'assigned' ORDER BY id) \
+             AS open_assessments, \
+           ARRAY(SELECT id FROM homework WHERE practice_id = $1 AND client_id = $2 AND status = 'active' ORDER BY id) \
+             AS active_homework, \
+           ARRAY(SELECT item_id FROM client_link_submissions WHERE practice_id = $1 AND link_id = $3 \
+                 AND resource_type = 'assessment' ORDER BY submitted_at, resource_id) AS submitted_assessments, \
+           ARRAY(SELECT DISTINCT item_id FROM client_link_submissions WHERE practice_id = $1 AND link_id = $3 \
+                 AND resource_type = 'homework_log') AS logged_homework",
+    )
+    .bind::<SqlUuid, _>(practice.0)
+    .bind::<SqlUuid, _>(client_id)
+    .bind::<SqlUuid, _>(link_id)
+    .get_result(conn)
+    .await
+}
+
+/// An assessment with its instrument's definition, in one read: what a
+/// form needs to check that it may be shown and to show it.
+pub async fn assessment_form(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    assessment_id: Uuid,
+) -> QueryResult<Option<(Uuid, String, serde_json::Value)>> {
+    use crate::db::schema::instruments;
+    assessments::table
+        .inner_join(instruments::table)
+        .filter(assessments::practice_id.eq(practice.0))
+        .filter(assessments::id.eq(assessment_id))
+        .select((assessments::client_id, assessments::status, instruments::definition))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Notes a submission's use of the link and, when it took the last item,
+/// finishes it: one statement.
+pub async fn mark_submitted(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    id: Uuid,
+    finished: bool,
+) -> QueryResult<()> {
+    diesel::update(client_links::table)
+        .filter(client_links::practice_id.eq(practice.0))
+        .filter(client_links::id.eq(id))
+        .set((
+            client_links::first_opened_at.eq(kept_or_now("first_opened_at")),
+            client_links::last_used_at.eq(database_now()),
+            client_links::finished_at.eq(if finished { database_now() } else { unchanged_finished_at() }),
+            client_links::version.eq(client_links::version + i32::from(finished)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `finished_at` as it is.
+fn unchanged_finished_at() -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>
+{
+    diesel::dsl::sql("finished_at")
 }

@@ -210,13 +210,7 @@ struct Covered {
 }
 
 async fn covered(conn: &mut AsyncPgConnection, practice: PracticeId, link: &LinkRow) -> Result<Covered, ApiError> {
-    let open = store::open_assessments(conn, practice, link.client_id).await?;
-    let active = store::active_homework(conn, practice, link.client_id).await?;
-    let submissions = store::submissions(conn, practice, &[link.id]).await?;
-    let submitted: Vec<Uuid> =
-        submissions.iter().filter(|s| s.resource_type == "assessment").map(|s| s.item_id).collect();
-    let logged: Vec<Uuid> =
-        submissions.iter().filter(|s| s.resource_type == "homework_log").map(|s| s.item_id).collect();
+    let now = store::standing(conn, practice, link.id, link.client_id).await?;
     let coverage = Coverage {
         all_open_assessments: link.all_open_assessments,
         assessment_ids: &link.assessment_ids,
@@ -224,25 +218,40 @@ async fn covered(conn: &mut AsyncPgConnection, practice: PracticeId, link: &Link
         homework_ids: &link.homework_ids,
     };
     let standing = Standing {
-        open_assessments: &open,
-        active_homework: &active,
-        submitted_assessments: &submitted,
-        logged_homework: &logged,
+        open_assessments: &now.open_assessments,
+        active_homework: &now.active_homework,
+        submitted_assessments: &now.submitted_assessments,
+        logged_homework: &now.logged_homework,
     };
     Ok(Covered {
         assessments: coverage::assessments(&coverage, &standing),
         homework: coverage::homework(&coverage, &standing),
-        active_homework: active.clone(),
+        active_homework: now.active_homework.clone(),
     })
+}
+
+/// The instrument of an assessment this link may show now: the client's,
+/// still open, and covered. The same rule as [`coverage::assessments`],
+/// read from the one row instead of the client's whole list.
+async fn open_form(
+    conn: &mut AsyncPgConnection,
+    visit: &Visit,
+    id: Uuid,
+) -> Result<Option<InstrumentDefinition>, ApiError> {
+    let Some((client_id, status, definition)) = store::assessment_form(conn, visit.practice, id).await? else {
+        return Ok(None);
+    };
+    let link = &visit.link;
+    let covered = link.all_open_assessments || link.assessment_ids.contains(&id);
+    if client_id != link.client_id || status != "assigned" || !covered {
+        return Ok(None);
+    }
+    Ok(Some(serde_json::from_value(definition).map_err(ApiError::internal)?))
 }
 
 impl Covered {
     fn all_done(&self) -> bool {
         self.assessments.iter().chain(&self.homework).all(|item| !item.open)
-    }
-
-    fn open_assessment(&self, id: Uuid) -> bool {
-        self.assessments.iter().any(|item| item.id == id && item.open)
     }
 
     /// An assignment the link covers can be logged while it is active, even
@@ -376,11 +385,7 @@ async fn assessment_form(
     let id = id.into_inner();
     let loaded = async {
         let mut conn = state.pool.get().await?;
-        let covered = covered(&mut conn, visit.practice, &visit.link).await?;
-        if !covered.open_assessment(id) {
-            return Ok(None);
-        }
-        let definition = instrument_of(&mut conn, visit.practice, id).await?;
+        let Some(definition) = open_form(&mut conn, &visit, id).await? else { return Ok(None) };
         let draft = store::find_draft(&mut conn, visit.practice, id).await?;
         Ok::<_, ApiError>(Some((definition, draft)))
     }
@@ -539,10 +544,7 @@ async fn load_open_assessment(
     id: Uuid,
 ) -> Result<Option<InstrumentDefinition>, ApiError> {
     let mut conn = state.pool.get().await?;
-    if !covered(&mut conn, visit.practice, &visit.link).await?.open_assessment(id) {
-        return Ok(None);
-    }
-    Ok(Some(instrument_of(&mut conn, visit.practice, id).await?))
+    open_form(&mut conn, visit, id).await
 }
 
 async fn save_draft(state: &AppState, visit: &Visit, id: Uuid, answers: &[Answer]) -> Result<(), ApiError> {
@@ -581,11 +583,8 @@ where
                 return Err(ApiError::NotFound("client link"));
             }
             submit(conn, principal).await?;
-            store::mark_used(conn, practice, link_id).await?;
             let finished = covered(conn, practice, &link).await?.all_done();
-            if finished {
-                store::mark_finished(conn, practice, link_id).await?;
-            }
+            store::mark_submitted(conn, practice, link_id, finished).await?;
             Ok(finished)
         })
     })
