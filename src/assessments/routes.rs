@@ -39,7 +39,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// The instrument an assessment uses, with its parsed definition.
-pub async fn instrument_for(
+async fn instrument_for(
     conn: &mut AsyncPgConnection,
     practice: PracticeId,
     id: Uuid,

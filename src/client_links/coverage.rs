@@ -73,7 +73,12 @@ pub fn homework(coverage: &Coverage<'_>, standing: &Standing<'_>) -> Vec<Item> {
 /// Whether nothing is left to do: the link finishes at the submission that
 /// makes this true.
 pub fn all_done(coverage: &Coverage<'_>, standing: &Standing<'_>) -> bool {
-    assessments(coverage, standing).iter().chain(homework(coverage, standing).iter()).all(|item| !item.open)
+    nothing_open(&assessments(coverage, standing), &homework(coverage, standing))
+}
+
+/// Whether none of a link's items is still to do.
+pub fn nothing_open(assessments: &[Item], homework: &[Item]) -> bool {
+    assessments.iter().chain(homework).all(|item| !item.open)
 }
 
 fn union(first: &[Uuid], then: &[Uuid]) -> Vec<Uuid> {

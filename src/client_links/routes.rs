@@ -1,5 +1,7 @@
 //! `/v1/client-links`: issue a link for a client, list, fetch and revoke.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{Duration, Utc};
 use diesel_async::AsyncPgConnection;
@@ -66,13 +68,15 @@ async fn with_submissions(
     rows: Vec<LinkRow>,
 ) -> Result<Vec<ClientLink>, ApiError> {
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-    let mut submitted = store::submissions(conn, practice, &ids).await?;
+    let mut by_link: HashMap<Uuid, Vec<LinkSubmission>> = HashMap::new();
+    for row in store::submissions(conn, practice, &ids).await? {
+        by_link.entry(row.link_id).or_default().push(submission(row));
+    }
     Ok(rows
         .into_iter()
         .map(|row| {
-            let (own, rest): (Vec<_>, Vec<_>) = submitted.drain(..).partition(|s| s.link_id == row.id);
-            submitted = rest;
-            client_link(row, own.into_iter().map(submission).collect())
+            let own = by_link.remove(&row.id).unwrap_or_default();
+            client_link(row, own)
         })
         .collect())
 }

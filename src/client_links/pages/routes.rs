@@ -23,7 +23,7 @@ use super::views::{
     OptionView,
 };
 use super::visit::{self, Refusal, Visit};
-use crate::assessments::routes::{complete_open_assessment, instrument_for};
+use crate::assessments::routes::complete_open_assessment;
 use crate::audit;
 use crate::client_links::coverage::{self, Coverage, Item, Standing};
 use crate::client_links::model::LinkState;
@@ -251,7 +251,7 @@ async fn open_form(
 
 impl Covered {
     fn all_done(&self) -> bool {
-        self.assessments.iter().chain(&self.homework).all(|item| !item.open)
+        coverage::nothing_open(&self.assessments, &self.homework)
     }
 
     /// An assignment the link covers can be logged while it is active, even
@@ -259,20 +259,6 @@ impl Covered {
     fn loggable_homework(&self, id: Uuid) -> bool {
         self.homework.iter().any(|item| item.id == id) && self.active_homework.contains(&id)
     }
-}
-
-async fn instrument_of(
-    conn: &mut AsyncPgConnection,
-    practice: PracticeId,
-    assessment_id: Uuid,
-) -> Result<InstrumentDefinition, ApiError> {
-    let row = crate::assessments::store::find_assessment(conn, practice, assessment_id)
-        .await?
-        .ok_or(ApiError::NotFound("assessment"))?;
-    let (_, definition) = instrument_for(conn, practice, row.instrument_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assessment's instrument is missing")))?;
-    Ok(definition)
 }
 
 async fn exercise_of(
@@ -305,7 +291,10 @@ async fn list_page(state: &AppState, visit: &Visit) -> Result<ListPage, ApiError
     let covered = covered(&mut conn, visit.practice, &visit.link).await?;
     let mut assessments = Vec::new();
     for item in &covered.assessments {
-        let definition = instrument_of(&mut conn, visit.practice, item.id).await?;
+        let Some((_, _, definition)) = store::assessment_form(&mut conn, visit.practice, item.id).await? else {
+            return Err(ApiError::NotFound("assessment"));
+        };
+        let definition: InstrumentDefinition = serde_json::from_value(definition).map_err(ApiError::internal)?;
         let lang = other_language(definition.speaks(visit.language));
         let definition = definition.localized(visit.language);
         assessments.push(ListEntry {
@@ -481,15 +470,22 @@ fn assessment_page(
     }
 }
 
-/// Checks what every form post must pass before it is read.
-fn post_allowed(
+/// What every form post must pass before it is read: this site, a working
+/// link, and the page's own CSRF token. Refusals come back as the page to show.
+async fn admit_form(
     state: &AppState,
     req: &HttpRequest,
-    visit: &Visit,
     path: &str,
-    form: &HashMap<String, String>,
-) -> bool {
-    !visit::cross_site(state, req) && form.get("csrf").is_some_and(|sent| visit.csrf_matches(path, sent))
+    body: &[u8],
+) -> Result<(Visit, HashMap<String, String>), HttpResponse> {
+    if visit::cross_site(state, req) {
+        return Err(refused(Language::from_request(req)));
+    }
+    let visit = from_cookie(state, req).await.map_err(|err| refusal(req, err))?;
+    match forms::pairs(body) {
+        Some(form) if form.get("csrf").is_some_and(|sent| visit.csrf_matches(path, sent)) => Ok((visit, form)),
+        _ => Err(refused(visit.language)),
+    }
 }
 
 async fn assessment_post(
@@ -498,19 +494,12 @@ async fn assessment_post(
     id: web::Path<Uuid>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if visit::cross_site(&state, &req) {
-        return refused(Language::from_request(&req));
-    }
-    let visit = match from_cookie(&state, &req).await {
-        Ok(visit) => visit,
-        Err(err) => return refusal(&req, err),
-    };
     let id = id.into_inner();
     let path = format!("/l/assessments/{id}");
-    let Some(form) = forms::pairs(&body) else { return refused(visit.language) };
-    if !post_allowed(&state, &req, &visit, &path, &form) {
-        return refused(visit.language);
-    }
+    let (visit, form) = match admit_form(&state, &req, &path, &body).await {
+        Ok(admitted) => admitted,
+        Err(page) => return page,
+    };
     let definition = match load_open_assessment(&state, &visit, id).await {
         Ok(Some(definition)) => definition,
         Ok(None) => return closed(visit.language),
@@ -783,19 +772,12 @@ async fn homework_post(
     id: web::Path<Uuid>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if visit::cross_site(&state, &req) {
-        return refused(Language::from_request(&req));
-    }
-    let visit = match from_cookie(&state, &req).await {
-        Ok(visit) => visit,
-        Err(err) => return refusal(&req, err),
-    };
     let id = id.into_inner();
     let path = format!("/l/homework/{id}");
-    let Some(form) = forms::pairs(&body) else { return refused(visit.language) };
-    if !post_allowed(&state, &req, &visit, &path, &form) {
-        return refused(visit.language);
-    }
+    let (visit, form) = match admit_form(&state, &req, &path, &body).await {
+        Ok(admitted) => admitted,
+        Err(page) => return page,
+    };
     let loaded = match load_homework(&state, &visit, id).await {
         Ok(Some(loaded)) => loaded,
         Ok(None) => return closed(visit.language),
