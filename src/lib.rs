@@ -11,6 +11,7 @@ pub mod client_links;
 pub mod clients;
 pub mod config;
 pub mod db;
+pub mod events;
 pub mod exercises;
 pub mod fhir;
 pub mod health;

@@ -40,6 +40,7 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
         (name = "progress", description = "Movement over time: reliable change, adherence, flags, charts"),
         (name = "relationships", description = "Clients linked for joint work, and the couple's profile side by side"),
         (name = "client_links", description = "Links a client opens on any device to complete assessments and log homework"),
+        (name = "events", description = "What changed in the practice, oldest first: the feed an integration catches up from"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(
@@ -98,6 +99,7 @@ fn scope_description(scope: Scope) -> &'static str {
         Scope::HomeworkRead => "Read exercises, homework and logs",
         Scope::HomeworkWrite => "Assign homework and log practice",
         Scope::ProgressRead => "Read progress, charts and profiles",
+        Scope::EventsRead => "Read the event feed",
         Scope::Admin => "Manage API clients and practice-wide definitions",
     }
 }

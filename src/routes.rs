@@ -5,8 +5,8 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::{
-    api_clients, assessments, auth, client_links, clients, exercises, health, homework, instruments, norms, progress,
-    recommendations, relationships,
+    api_clients, assessments, auth, client_links, clients, events, exercises, health, homework, instruments, norms,
+    progress, recommendations, relationships,
 };
 
 /// Every documented route. Used for serving and for the OpenAPI document alike.
@@ -24,6 +24,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(progress::routes::configure)
             .configure(relationships::routes::configure)
             .configure(norms::routes::configure)
-            .configure(client_links::routes::configure),
+            .configure(client_links::routes::configure)
+            .configure(events::routes::configure),
     );
 }

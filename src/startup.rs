@@ -23,7 +23,7 @@ use crate::jobs::Jobs;
 use crate::rate_limits::{FailureLimiter, PracticeLimiter, TokenGuard};
 use crate::routes::routes;
 use crate::state::{AppState, RuntimeSettings};
-use crate::{client_links, openapi};
+use crate::{client_links, events, openapi};
 
 fn token_keys(args: &ServeArgs) -> anyhow::Result<TokenKeys> {
     let secret = args.jwt_secret.as_deref().filter(|s| !s.is_empty());
@@ -183,8 +183,15 @@ fn background_jobs(state: web::Data<AppState>, pool: DbPool) -> Jobs {
     jobs.led("purge expired idempotency keys", Duration::from_secs(3600), pool.clone(), |conn| {
         Box::pin(async move { Ok(idempotency::purge_expired(conn).await? as u64) })
     });
-    jobs.led("purge expired assessment drafts", Duration::from_secs(3600), pool, |conn| {
+    jobs.led("purge expired assessment drafts", Duration::from_secs(3600), pool.clone(), |conn| {
         Box::pin(async move { Ok(client_links::store::purge_expired_drafts(conn).await? as u64) })
     });
+    jobs.led("purge events past retention", Duration::from_secs(3600), pool.clone(), |conn| {
+        Box::pin(async move {
+            let cutoff = chrono::Utc::now() - chrono::Duration::days(events::store::RETENTION_DAYS);
+            Ok(events::store::purge_older_than(conn, cutoff).await? as u64)
+        })
+    });
+    jobs.led("raise progress flags", Duration::from_secs(300), pool, |conn| Box::pin(events::flag_check::run(conn)));
     jobs
 }

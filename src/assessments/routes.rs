@@ -14,6 +14,7 @@ use crate::audit;
 use crate::auth::scopes::{AssessmentsRead, AssessmentsWrite};
 use crate::auth::{Auth, Principal};
 use crate::clients;
+use crate::events::{self, EventData, EventType};
 use crate::fhir::FhirResource;
 use crate::http::etag::etag;
 use crate::http::headers::IdempotencyKeyHeader;
@@ -25,6 +26,7 @@ use crate::instruments::definition::InstrumentDefinition;
 use crate::instruments::scoring::{self, Answer};
 use crate::instruments::store::{InstrumentRow, find_instrument};
 use crate::practices::PracticeId;
+use crate::progress::{self, model::FlagKind};
 use crate::state::AppState;
 
 const RESOURCE: &str = "assessment";
@@ -77,6 +79,14 @@ async fn score_and_complete(
     };
     store::complete(conn, practice, assessment_id, client_id, completion).await?;
     audit::record(conn, principal, "assessment.completed", RESOURCE, assessment_id).await?;
+    let deteriorated =
+        progress::shows_reliable_deterioration(conn, practice, client_id, &instrument.key, assessment_id).await?;
+    let data = EventData::assessment(client_id, assessment_id, AssessmentStatus::Completed.as_str());
+    events::append(conn, practice, EventType::AssessmentCompleted, &data).await?;
+    if deteriorated {
+        let data = EventData { flag: Some(FlagKind::ReliableDeterioration), ..data };
+        events::append(conn, practice, EventType::ProgressFlagRaised, &data).await?;
+    }
     Ok(())
 }
 
@@ -164,6 +174,8 @@ pub async fn create_assessment(
             let id =
                 store::insert_assessment(conn, practice, input.client_id, input.instrument_id, input.due_on).await?;
             audit::record(conn, &principal, "assessment.assigned", RESOURCE, id).await?;
+            let data = EventData::assessment(input.client_id, id, AssessmentStatus::Assigned.as_str());
+            events::append(conn, practice, EventType::AssessmentAssigned, &data).await?;
             match (&input.answers, input.completed_at) {
                 (Some(answers), completed_at) => {
                     score_and_complete(conn, &principal, id, input.client_id, &instrument, answers, completed_at)
@@ -391,6 +403,8 @@ pub async fn cancel_assessment(
                 Some(AssessmentStatus::Assigned) => {
                     store::cancel(conn, practice, id).await?;
                     audit::record(conn, &principal, "assessment.cancelled", RESOURCE, id).await?;
+                    let data = EventData::assessment(locked.client_id, id, AssessmentStatus::Cancelled.as_str());
+                    events::append(conn, practice, EventType::AssessmentCancelled, &data).await?;
                 }
                 Some(AssessmentStatus::Cancelled) => {}
                 _ => return Err(not_open(&locked.status)),

@@ -21,12 +21,14 @@ pub enum Scope {
     HomeworkWrite,
     #[serde(rename = "progress:read")]
     ProgressRead,
+    #[serde(rename = "events:read")]
+    EventsRead,
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::ClientsRead,
         Scope::ClientsWrite,
         Scope::AssessmentsRead,
@@ -34,6 +36,7 @@ impl Scope {
         Scope::HomeworkRead,
         Scope::HomeworkWrite,
         Scope::ProgressRead,
+        Scope::EventsRead,
         Scope::Admin,
     ];
 
@@ -46,6 +49,7 @@ impl Scope {
             Scope::HomeworkRead => "homework:read",
             Scope::HomeworkWrite => "homework:write",
             Scope::ProgressRead => "progress:read",
+            Scope::EventsRead => "events:read",
             Scope::Admin => "admin",
         }
     }
@@ -98,6 +102,7 @@ scope_markers! {
     HomeworkRead => HomeworkRead,
     HomeworkWrite => HomeworkWrite,
     ProgressRead => ProgressRead,
+    EventsRead => EventsRead,
     Admin => Admin,
 }
 

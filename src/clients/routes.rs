@@ -9,6 +9,7 @@ use super::store::{self, Change, ClientFilter};
 use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{ClientsRead, ClientsWrite};
+use crate::events::{self, EventData, EventType};
 use crate::http::etag::{Precondition, etag};
 use crate::http::headers::{IdempotencyKeyHeader, IfMatchHeader};
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
@@ -41,7 +42,7 @@ fn with_etag(row: store::ClientRow) -> Result<HttpResponse, ApiError> {
 
 fn change_into_result(change: Change) -> Result<store::ClientRow, ApiError> {
     match change {
-        Change::Done(row) => Ok(row),
+        Change::Done(row) | Change::AlreadyDone(row) => Ok(row),
         Change::NotFound => Err(ApiError::NotFound(RESOURCE)),
         Change::Stale => Err(ApiError::PreconditionFailed),
         Change::Archived => Err(ApiError::Conflict {
@@ -90,6 +91,8 @@ pub async fn create_client(
         Box::pin(async move {
             let row = store::insert_client(conn, practice, &input).await.map_err(external_id_conflict)?;
             audit::record(conn, &principal, "client.created", RESOURCE, row.id).await?;
+            let data = EventData::client(row.id, &row.status);
+            events::append(conn, practice, EventType::ClientCreated, &data).await?;
             let tag = etag(row.version).to_string();
             let client = Client::try_from(row)?;
             WriteOutcome::created(&client, format!("/v1/clients/{}", client.id), Some(tag))
@@ -211,6 +214,8 @@ pub async fn update_client(
                 .map_err(external_id_conflict)?;
             let row = change_into_result(change)?;
             audit::record(conn, &principal, "client.updated", RESOURCE, id).await?;
+            let data = EventData::client(id, &row.status);
+            events::append(conn, principal.practice_id, EventType::ClientUpdated, &data).await?;
             Ok(row)
         })
     })
@@ -253,8 +258,13 @@ pub async fn archive_client(
     crate::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             let change = store::archive_client(conn, principal.practice_id, id, &precondition).await?;
-            change_into_result(change)?;
-            audit::record(conn, &principal, "client.archived", RESOURCE, id).await?;
+            let first_time = matches!(change, Change::Done(_));
+            let row = change_into_result(change)?;
+            if first_time {
+                audit::record(conn, &principal, "client.archived", RESOURCE, id).await?;
+                let data = EventData::client(id, &row.status);
+                events::append(conn, principal.practice_id, EventType::ClientArchived, &data).await?;
+            }
             Ok(())
         })
     })

@@ -96,6 +96,8 @@ pub async fn list_clients(
 /// The outcome of a conditional change.
 pub enum Change {
     Done(ClientRow),
+    /// Nothing to do: the change had already been made (archiving twice).
+    AlreadyDone(ClientRow),
     NotFound,
     Stale,
     Archived,
@@ -153,7 +155,7 @@ pub async fn archive_client(
         return Ok(Change::Stale);
     }
     if current.archived_at.is_some() {
-        return Ok(Change::Done(current));
+        return Ok(Change::AlreadyDone(current));
     }
     let row = diesel::update(clients::table)
         .filter(clients::practice_id.eq(practice.0))

@@ -232,6 +232,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    event_sequences (practice_id) {
+        practice_id -> Uuid,
+        last_sequence -> Int8,
+    }
+}
+
+diesel::table! {
+    events (practice_id, sequence) {
+        practice_id -> Uuid,
+        sequence -> Int8,
+        id -> Uuid,
+        #[sql_name = "type"]
+        event_type -> Text,
+        occurred_at -> Timestamptz,
+        data -> Jsonb,
+        dedupe_key -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(api_clients -> practices (practice_id));
 diesel::joinable!(homework -> exercises (exercise_id));
 diesel::joinable!(assessments -> instruments (instrument_id));
@@ -255,5 +275,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     local_norms,
     client_links,
     client_link_submissions,
-    assessment_drafts
+    assessment_drafts,
+    event_sequences,
+    events
 );

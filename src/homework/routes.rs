@@ -14,6 +14,7 @@ use super::store::{self, Changes, NewLog, NewRow};
 use crate::audit;
 use crate::auth::scopes::{HomeworkRead, HomeworkWrite};
 use crate::auth::{Auth, Principal};
+use crate::events::{self, EventData, EventType};
 use crate::exercises::definition::ExerciseDefinition;
 use crate::exercises::logging::check_fields;
 use crate::exercises::store::find_exercise;
@@ -113,6 +114,8 @@ pub async fn create_homework(
             };
             let id = store::insert_homework(conn, practice, new).await?;
             audit::record(conn, &principal, "homework.assigned", "homework", id).await?;
+            let data = EventData::homework(input.client_id, id, HomeworkStatus::Active.as_str());
+            events::append(conn, practice, EventType::HomeworkAssigned, &data).await?;
             let (homework, tag) = current(conn, practice, id).await?;
             WriteOutcome::created(&homework, format!("/v1/homework/{id}"), Some(tag))
         })
@@ -248,8 +251,16 @@ pub async fn update_homework(
                 ends_on,
                 note: note.as_deref(),
             };
+            let new_status = changes.status;
             store::update_homework(conn, practice, &row, changes).await?;
             audit::record(conn, &principal, "homework.updated", "homework", id).await?;
+            if new_status != status {
+                let data = EventData {
+                    previous_status: Some(status.as_str().to_owned()),
+                    ..EventData::homework(row.client_id, id, new_status.as_str())
+                };
+                events::append(conn, practice, EventType::HomeworkStatusChanged, &data).await?;
+            }
             current(conn, practice, id).await
         })
     })
@@ -349,6 +360,8 @@ pub async fn record_log(
     };
     let log = HomeworkLog::from(store::insert_log(conn, principal.practice_id, new).await?);
     audit::record(conn, principal, "homework.logged", "homework_log", log.id).await?;
+    let data = EventData { log_id: Some(log.id), ..EventData::homework(row.client_id, id, &row.status) };
+    events::append(conn, principal.practice_id, EventType::HomeworkLogged, &data).await?;
     Ok(log)
 }
 

@@ -8,16 +8,65 @@ pub mod routes;
 pub mod stats;
 pub mod store;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
-use futures_util::future::try_join3;
+use futures_util::future::{try_join, try_join3};
 use uuid::Uuid;
 
+use crate::http::ApiError;
+use crate::instruments::definition::InstrumentDefinition;
 use crate::practices::PracticeId;
 use model::AdherenceFigures;
-use report::HomeworkHistory;
-use store::Period;
+use report::{HomeworkHistory, InstrumentVersion, LocalNorms};
+use stats::ChangeCategory;
+use store::{Period, ScoreRow};
+
+/// The instrument versions the scores were taken with, and the practice's
+/// local norms for them: two queries, pipelined.
+pub async fn versions_and_norms(
+    conn: &AsyncPgConnection,
+    practice: PracticeId,
+    scores: &[ScoreRow],
+) -> Result<(HashMap<Uuid, InstrumentVersion>, LocalNorms), ApiError> {
+    let mut version_ids: Vec<Uuid> = scores.iter().map(|s| s.instrument_id).collect();
+    version_ids.sort_unstable();
+    version_ids.dedup();
+    let (definitions, local_rows) =
+        try_join(store::definitions(conn, &version_ids), store::local_norms(conn, practice, &version_ids)).await?;
+    let mut versions = HashMap::new();
+    for (id, title, definition) in definitions {
+        let definition: InstrumentDefinition = serde_json::from_value(definition).map_err(ApiError::internal)?;
+        versions.insert(id, InstrumentVersion { title, definition });
+    }
+    let local = local_rows.into_iter().map(|row| ((row.instrument_id, row.subscale.clone()), row)).collect();
+    Ok((versions, local))
+}
+
+/// Whether `assessment_id`, just completed, shows a reliable deterioration
+/// since the client's baseline on any subscale of its instrument: the
+/// progress view's own rule, applied as the answers arrive.
+pub async fn shows_reliable_deterioration(
+    conn: &AsyncPgConnection,
+    practice: PracticeId,
+    client_id: Uuid,
+    instrument_key: &str,
+    assessment_id: Uuid,
+) -> Result<bool, ApiError> {
+    let scores = store::scores(conn, practice, client_id, Period::default(), Some(instrument_key)).await?;
+    // A first administration is its own baseline: nothing to compare.
+    if scores.iter().all(|row| row.assessment_id == assessment_id) {
+        return Ok(false);
+    }
+    let (versions, local) = versions_and_norms(conn, practice, &scores).await?;
+    let progress = report::instrument_progress(&scores, &[], &versions, &local);
+    Ok(progress.iter().flat_map(|instrument| &instrument.subscales).any(|subscale| {
+        subscale.latest.assessment_id == assessment_id
+            && subscale.reliable_change.category == Some(ChangeCategory::Deteriorated)
+    }))
+}
 
 /// Loads a client's assignments, pauses and log counts for adherence in
 /// `period`; done practices one by one from `weeks_from` on, if given.

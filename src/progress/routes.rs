@@ -1,22 +1,19 @@
 //! `GET /v1/clients/{id}/progress` and its chart.
 
-use std::collections::HashMap;
-
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
-use futures_util::future::{try_join3, try_join5};
+use futures_util::future::{try_join, try_join5};
 use uuid::Uuid;
 
 use super::chart;
 use super::model::{ChartQuery, ClientProgress, ProgressQuery, SvgImage};
-use super::report::{self, InstrumentVersion, LocalNorms};
+use super::report;
 use super::store::{self, Period};
 use crate::auth::Auth;
 use crate::auth::scopes::ProgressRead;
 use crate::http::json::ValidQuery;
 use crate::http::{ApiError, responses};
-use crate::instruments::definition::InstrumentDefinition;
 use crate::practices::PracticeId;
 use crate::state::AppState;
 
@@ -149,23 +146,13 @@ async fn build(
     if !exists {
         return Err(ApiError::NotFound("client"));
     }
-    let mut version_ids: Vec<Uuid> = scores.iter().map(|s| s.instrument_id).collect();
-    version_ids.sort_unstable();
-    version_ids.dedup();
     let weeks = report::adherence_weeks(period, now);
-    let (definitions, local_rows, history) = try_join3(
-        store::definitions(conn, &version_ids),
-        store::local_norms(conn, practice, &version_ids),
-        super::homework_details(conn, practice, assignments, period, now, weeks.first().copied()),
-    )
+    let ((versions, local), history) = try_join(super::versions_and_norms(conn, practice, &scores), async {
+        super::homework_details(conn, practice, assignments, period, now, weeks.first().copied())
+            .await
+            .map_err(ApiError::from)
+    })
     .await?;
-    let mut versions = HashMap::new();
-    for (id, title, definition) in definitions {
-        let definition: InstrumentDefinition = serde_json::from_value(definition).map_err(ApiError::internal)?;
-        versions.insert(id, InstrumentVersion { title, definition });
-    }
-    let local: LocalNorms =
-        local_rows.into_iter().map(|row| ((row.instrument_id, row.subscale.clone()), row)).collect();
     let instruments = report::instrument_progress(&scores, &classifications, &versions, &local);
     let adherence = report::adherence(&history, period, now, &weeks);
     let flags = report::flags(&instruments, &history, &overdue, now);

@@ -21,7 +21,7 @@ use crate::db::schema::{
 use crate::practices::PracticeId;
 
 /// The period asked for: `[start, end)`, open where not given.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Period {
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,

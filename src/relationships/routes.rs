@@ -14,6 +14,7 @@ use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{ClientsRead, ClientsWrite, ProgressRead};
 use crate::clients;
+use crate::events::{self, EventData, EventType};
 use crate::http::headers::IdempotencyKeyHeader;
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ValidJson, ValidQuery};
@@ -87,6 +88,12 @@ pub async fn create_relationship(
             audit::record(conn, &principal, "relationship.created", RESOURCE, row.id).await?;
             let mut client_ids = input.client_ids;
             client_ids.sort_unstable();
+            let data = EventData {
+                relationship_id: Some(row.id),
+                client_ids: Some(client_ids.clone()),
+                ..EventData::default()
+            };
+            events::append(conn, practice, EventType::RelationshipCreated, &data).await?;
             let created = relationship(row, client_ids);
             WriteOutcome::created(&created, format!("/v1/relationships/{}", created.id), None)
         })

@@ -34,7 +34,7 @@ async fn issues_a_token_by_basic_auth_or_form_fields() {
     assert_eq!(body["expires_in"], 600);
     assert_eq!(
         body["scope"],
-        "clients:read clients:write assessments:read assessments:write homework:read homework:write progress:read admin"
+        "clients:read clients:write assessments:read assessments:write homework:read homework:write progress:read events:read admin"
     );
     assert_eq!(body["access_token"].as_str().unwrap().split('.').count(), 3);
 

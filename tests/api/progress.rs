@@ -43,7 +43,7 @@ pub async fn complete(app: &TestApp, token: &str, client: &str, instrument: &str
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
 }
 
-fn days_ago(days: i64) -> DateTime<Utc> {
+pub fn days_ago(days: i64) -> DateTime<Utc> {
     Utc::now() - Duration::days(days)
 }
 
@@ -146,7 +146,7 @@ async fn custom_instrument(s: &Setup) -> String {
 }
 
 /// Closeness sums q1 and q2 (reverse-keyed on 0..4); conflict is q3.
-fn closeness(q1: i64, q2_keyed: i64, q3: i64) -> Value {
+pub fn closeness(q1: i64, q2_keyed: i64, q3: i64) -> Value {
     json!([{"item_id": "q1", "value": q1}, {"item_id": "q2", "value": 4 - q2_keyed}, {"item_id": "q3", "value": q3}])
 }
 

@@ -1,0 +1,11 @@
+//! Events: every change an integration may want to hear about is written in
+//! the change's own transaction (a transactional outbox), read back through
+//! the feed, and raised by periodic checks where no request makes it.
+
+pub mod flag_check;
+pub mod model;
+pub mod routes;
+pub mod store;
+
+pub use model::{EventData, EventType};
+pub use store::append;
