@@ -34,8 +34,7 @@ struct Candidate {
 // Quiet time counts from the start, the last log or the last resume, as the
 // progress view's flags do.
 const QUIET: &str = "\
-    SELECT h.practice_id, h.client_id, h.id AS subject_id, \
-           'no_recent_homework_log:' || h.id || ':' || floor(extract(epoch FROM q.since))::bigint AS dedupe_key \
+    SELECT h.practice_id, h.client_id, h.id AS subject_id, k.dedupe_key \
     FROM homework h \
     CROSS JOIN LATERAL ( \
         SELECT greatest( \
@@ -44,9 +43,10 @@ const QUIET: &str = "\
               WHERE l.practice_id = h.practice_id AND l.homework_id = h.id), \
             (SELECT max(p.resumed_at) FROM homework_pauses p \
               WHERE p.practice_id = h.practice_id AND p.homework_id = h.id)) AS since) q \
+    CROSS JOIN LATERAL ( \
+        SELECT 'no_recent_homework_log:' || h.id || ':' || floor(extract(epoch FROM q.since))::bigint AS dedupe_key) k \
     WHERE h.status = 'active' AND q.since <= now() - make_interval(days => $1) \
-      AND NOT EXISTS (SELECT 1 FROM events e WHERE e.practice_id = h.practice_id AND e.dedupe_key = \
-           'no_recent_homework_log:' || h.id || ':' || floor(extract(epoch FROM q.since))::bigint) \
+      AND NOT EXISTS (SELECT 1 FROM events e WHERE e.practice_id = h.practice_id AND e.dedupe_key = k.dedupe_key) \
     LIMIT $2";
 
 const OVERDUE: &str = "\

@@ -8,7 +8,7 @@ use super::store;
 use crate::auth::Auth;
 use crate::auth::scopes::EventsRead;
 use crate::http::json::ValidQuery;
-use crate::http::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::http::pagination::PageRequest;
 use crate::http::{ApiError, responses};
 use crate::state::AppState;
 
@@ -46,15 +46,14 @@ pub async fn list_events(
     if after < 0 {
         return Err(ApiError::bad_request("invalid_query", "after", "must be 0 or more"));
     }
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit", format!("must be 1 to {MAX_LIMIT}")));
-    }
+    // The shared rule for `limit`; the position is a sequence, not a cursor.
+    let page = PageRequest::new(query.limit, None)?;
     let types = parse_types(query.types.as_deref())?;
     let mut conn = state.pool.get().await?;
-    let mut rows = store::list(&mut conn, auth.practice_id, after, &types, limit + 1).await?;
-    let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let mut rows = store::list(&mut conn, auth.practice_id, after, &types, page.fetch_limit()).await?;
+    let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
     let next_after = rows.last().map_or(after, |row| row.sequence);
     let data = rows.into_iter().map(Event::try_from).collect::<Result<_, _>>()?;
     Ok(web::Json(EventList { data, next_after, has_more }))
