@@ -29,6 +29,10 @@ pub enum Command {
     Openapi,
     /// Create a practice and an API client holding every scope; print its credentials once.
     Bootstrap(BootstrapArgs),
+    /// Run the background work alone (webhook delivery, purges, periodic
+    /// checks), for deployments that keep it apart from the API instances
+    /// (start those with ATTUNE_WEBHOOK_DISPATCH=false).
+    Worker(Box<WorkerArgs>),
     /// Exit 0 when the service on ATTUNE_BIND answers `GET /healthz` with 200
     /// (for a container's HEALTHCHECK: it needs no curl in the image).
     Healthcheck(HealthcheckArgs),
@@ -136,6 +140,66 @@ pub struct ServeArgs {
     pub public_url: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Log format.
+    #[arg(long, env = "ATTUNE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Seconds the round under way gets to finish on SIGTERM.
+    #[arg(long, env = "ATTUNE_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub shutdown_timeout_seconds: u64,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// Webhook signing and delivery.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// 32 bytes as 64 hex digits (`openssl rand -hex 32`) that keep webhook
+    /// signing secrets encrypted in the database. Without it, webhook
+    /// endpoints cannot be registered (503) and nothing is delivered.
+    #[arg(long, env = "ATTUNE_WEBHOOK_KEY", hide_env_values = true)]
+    pub webhook_key: Option<String>,
+    /// Deliver webhooks from this process (every instance shares the work).
+    #[arg(long, env = "ATTUNE_WEBHOOK_DISPATCH", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhook_dispatch: bool,
+    /// Allow receivers on loopback addresses (and plain http to them): for
+    /// tests, or a receiver on the same host. Other internal addresses stay refused.
+    #[arg(long, env = "ATTUNE_WEBHOOK_ALLOW_LOOPBACK")]
+    pub webhook_allow_loopback: bool,
+    /// How long a receiver has to answer, in milliseconds.
+    #[arg(long, env = "ATTUNE_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub webhook_timeout_ms: u64,
+    /// How often an idle dispatcher looks for due deliveries, in milliseconds.
+    #[arg(long, env = "ATTUNE_WEBHOOK_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub webhook_poll_ms: u64,
+    /// Deliveries in flight at once to one endpoint, over all instances.
+    #[arg(long, env = "ATTUNE_WEBHOOK_CONCURRENCY_PER_ENDPOINT", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub webhook_concurrency_per_endpoint: u16,
+    /// The unit of the retry schedule, in milliseconds (1000: the schedule
+    /// as documented; tests shrink it).
+    #[arg(long, env = "ATTUNE_WEBHOOK_RETRY_UNIT_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub webhook_retry_unit_ms: u64,
+}
+
+impl Default for WebhookArgs {
+    fn default() -> Self {
+        Self {
+            webhook_key: None,
+            webhook_dispatch: true,
+            webhook_allow_loopback: false,
+            webhook_timeout_ms: 10_000,
+            webhook_poll_ms: 1000,
+            webhook_concurrency_per_endpoint: 4,
+            webhook_retry_unit_ms: 1000,
+        }
+    }
 }
 
 /// An absolute http(s) URL with no query or fragment, without its trailing `/`.
@@ -223,6 +287,7 @@ impl ServeArgs {
             log_format: LogFormat::Text,
             public_url: None,
             limits: LimitArgs::default(),
+            webhooks: WebhookArgs::default(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The `attune` command: serve | migrate | openapi | bootstrap.
+//! The `attune` command: serve | worker | migrate | openapi | bootstrap | healthcheck.
 
 use std::process::ExitCode;
 
@@ -51,6 +51,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{} migration(s) applied", applied.len());
         }
         Command::Openapi => print!("{}", openapi::document_json()?),
+        Command::Worker(args) => {
+            let _log = telemetry::init(args.log_format);
+            attune::worker::run(&args).await?;
+            tracing::info!("stopped");
+        }
         Command::Healthcheck(args) => {
             health::probe::check(&args.bind, std::time::Duration::from_millis(args.timeout_ms))?;
         }

@@ -41,6 +41,7 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
         (name = "relationships", description = "Clients linked for joint work, and the couple's profile side by side"),
         (name = "client_links", description = "Links a client opens on any device to complete assessments and log homework"),
         (name = "events", description = "What changed in the practice, oldest first: the feed an integration catches up from"),
+        (name = "webhooks", description = "Receivers the practice's events are pushed to, signed by the Standard Webhooks scheme"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(

@@ -6,7 +6,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::{
     api_clients, assessments, auth, client_links, clients, events, exercises, health, homework, instruments, norms,
-    progress, recommendations, relationships,
+    progress, recommendations, relationships, webhooks,
 };
 
 /// Every documented route. Used for serving and for the OpenAPI document alike.
@@ -25,6 +25,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(relationships::routes::configure)
             .configure(norms::routes::configure)
             .configure(client_links::routes::configure)
-            .configure(events::routes::configure),
+            .configure(events::routes::configure)
+            .configure(webhooks::routes::configure),
     );
 }

@@ -18,12 +18,12 @@ use crate::db::{self, DbPool};
 use crate::health::metrics::PoolCollector;
 use crate::http::fallback::{self, KnownRoutes};
 use crate::http::json::BodyLimit;
-use crate::http::{idempotency, request_id};
+use crate::http::request_id;
 use crate::jobs::Jobs;
 use crate::rate_limits::{FailureLimiter, PracticeLimiter, TokenGuard};
 use crate::routes::routes;
 use crate::state::{AppState, RuntimeSettings};
-use crate::{client_links, events, openapi};
+use crate::{background, client_links, openapi};
 
 fn token_keys(args: &ServeArgs) -> anyhow::Result<TokenKeys> {
     let secret = args.jwt_secret.as_deref().filter(|s| !s.is_empty());
@@ -60,7 +60,8 @@ pub struct Application {
     port: u16,
     server: Server,
     /// Background work; stops with the application.
-    _jobs: Jobs,
+    jobs: Jobs,
+    shutdown_timeout: Duration,
 }
 
 impl Application {
@@ -78,6 +79,7 @@ impl Application {
             usize::from(args.database.db_pool_size),
             Duration::from_millis(args.database.db_timeout_ms),
         )?;
+        let webhooks = background::webhooks_from(&args.webhooks)?;
         let listener = TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
         let local = listener.local_addr()?;
         let port = local.port();
@@ -93,6 +95,7 @@ impl Application {
                 trusted_proxy_hops: args.limits.trusted_proxy_hops,
                 public_url: args.public_url.clone().unwrap_or_else(|| format!("http://{local}")),
             },
+            webhooks: webhooks.clone(),
         });
 
         let registry = prometheus::Registry::new();
@@ -142,8 +145,9 @@ impl Application {
         .max_connections(args.limits.max_connections.div_ceil(workers).max(1))
         .listen(listener)?;
         let server = server.run();
-        let jobs = background_jobs(state_for_jobs, pool);
-        Ok(Self { port, server, _jobs: jobs })
+        let dispatch = webhooks.filter(|_| args.webhooks.webhook_dispatch);
+        let jobs = background_jobs(state_for_jobs, &pool, dispatch);
+        Ok(Self { port, server, jobs, shutdown_timeout: Duration::from_secs(args.shutdown_timeout_seconds) })
     }
 
     pub fn port(&self) -> u16 {
@@ -154,9 +158,12 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish.
+    /// Serves until SIGTERM/SIGINT, then lets in-flight requests and the
+    /// background round under way finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.jobs.stop(self.shutdown_timeout).await;
+        served
     }
 }
 
@@ -168,7 +175,11 @@ async fn serve_document(doc: web::Data<OpenApiDocument>) -> actix_web::HttpRespo
 }
 
 /// The background work every instance starts, through the shared runner.
-fn background_jobs(state: web::Data<AppState>, pool: DbPool) -> Jobs {
+fn background_jobs(
+    state: web::Data<AppState>,
+    pool: &DbPool,
+    dispatch: Option<std::sync::Arc<crate::webhooks::Webhooks>>,
+) -> Jobs {
     let mut jobs = Jobs::new();
     jobs.local("forget idle rate-limit buckets", Duration::from_secs(60), move || {
         let state = state.clone();
@@ -180,18 +191,6 @@ fn background_jobs(state: web::Data<AppState>, pool: DbPool) -> Jobs {
             }
         }
     });
-    jobs.led("purge expired idempotency keys", Duration::from_secs(3600), pool.clone(), |conn| {
-        Box::pin(async move { Ok(idempotency::purge_expired(conn).await? as u64) })
-    });
-    jobs.led("purge expired assessment drafts", Duration::from_secs(3600), pool.clone(), |conn| {
-        Box::pin(async move { Ok(client_links::store::purge_expired_drafts(conn).await? as u64) })
-    });
-    jobs.led("purge events past retention", Duration::from_secs(3600), pool.clone(), |conn| {
-        Box::pin(async move {
-            let cutoff = chrono::Utc::now() - chrono::Duration::days(events::store::RETENTION_DAYS);
-            Ok(events::store::purge_older_than(conn, cutoff).await? as u64)
-        })
-    });
-    jobs.led("raise progress flags", Duration::from_secs(300), pool, |conn| Box::pin(events::flag_check::run(conn)));
+    background::database_jobs(&mut jobs, pool, dispatch);
     jobs
 }

@@ -20,6 +20,8 @@ pub struct AppState {
     /// The optional request rate per practice.
     pub practice_limiter: Option<PracticeLimiter>,
     pub settings: RuntimeSettings,
+    /// Signing and delivery; `None` when no webhook key is configured.
+    pub webhooks: Option<std::sync::Arc<crate::webhooks::Webhooks>>,
 }
 
 pub struct RuntimeSettings {

@@ -54,6 +54,9 @@ homework = call("POST", "/v1/homework", {"client_id": client, "exercise_id": sma
                                          "starts_on": "2026-01-05"})["id"]
 relationship = call("POST", "/v1/relationships", {"kind": "couple", "client_ids": [client, partner]})["id"]
 client_link = call("POST", "/v1/client-links", {"client_id": client, "all_open_assessments": True})["id"]
+# A literal public address, so registration needs no DNS on this closed machine.
+webhook_endpoint = call("POST", "/v1/webhook-endpoints", {
+    "url": "https://93.184.215.14/attune", "event_types": ["client.created"]})["id"]
 
 
 def values(*ids):
@@ -78,6 +81,7 @@ config = "\n".join([
     path_id("^/v1/homework/\\\\{id\\\\}", homework),
     path_id("^/v1/relationships/\\\\{id\\\\}", relationship),
     path_id("^/v1/client-links/\\\\{id\\\\}", client_link),
+    path_id("^/v1/webhook-endpoints/\\\\{id\\\\}", webhook_endpoint),
     path_id("^/v1/exercises/\\\\{id\\\\}", own_exercise),
     path_id("^/v1/instruments/\\\\{id\\\\}", own_instrument),
     references("create_assessment", ("client_id", "client"), ("instrument_id", "instrument")),

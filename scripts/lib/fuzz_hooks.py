@@ -62,6 +62,10 @@ UNSTATEABLE = [
     (r"^fields\.", r"^(is not a field of this exercise|is required when the practice was done|"
                     r"must be an integer from -?\d+ to -?\d+|must be whole minutes from 0 to \d+|"
                     r"must be text of at most \d+ characters|must be true or false|must be one of: .*)$"),
+    # Webhook receivers: https on a public address, checked after DNS.
+    (r"^url$", r"^(must be an absolute https URL|must not carry a user name or password|must name a host|"
+               r"the host name does not resolve|.* is a loopback, private, link-local, multicast or otherwise internal address)$"),
+    (r"^event_id$", r"^give exactly one of event_id and since$"),
     # Times against the clock and the stored assignment.
     (r"^(completed_at|occurred_at)$", r"^(must not be in the future|is in the future|is before the assignment starts)$"),
 ]

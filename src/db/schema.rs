@@ -252,6 +252,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (practice_id, id) {
+        practice_id -> Uuid,
+        id -> Uuid,
+        url -> Text,
+        description -> Text,
+        event_types -> Array<Text>,
+        enabled -> Bool,
+        secret_sealed -> Bytea,
+        previous_secret_sealed -> Nullable<Bytea>,
+        previous_secret_expires_at -> Nullable<Timestamptz>,
+        event_cursor -> Int8,
+        failing_since -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
+        disabled_by_event_id -> Nullable<Uuid>,
+        disabled_at -> Nullable<Timestamptz>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (practice_id, id) {
+        practice_id -> Uuid,
+        id -> Uuid,
+        endpoint_id -> Uuid,
+        webhook_id -> Uuid,
+        event_type -> Text,
+        body -> Text,
+        state -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        leased_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (practice_id, id) {
+        practice_id -> Uuid,
+        id -> Uuid,
+        delivery_id -> Uuid,
+        endpoint_id -> Uuid,
+        attempt -> Int4,
+        attempted_at -> Timestamptz,
+        status_code -> Nullable<Int4>,
+        latency_ms -> Int4,
+        error -> Nullable<Text>,
+        response -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(api_clients -> practices (practice_id));
 diesel::joinable!(homework -> exercises (exercise_id));
 diesel::joinable!(assessments -> instruments (instrument_id));
@@ -277,5 +331,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_link_submissions,
     assessment_drafts,
     event_sequences,
-    events
+    events,
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_attempts,
 );

@@ -88,6 +88,9 @@ pub enum ApiError {
     TooManyRequests(crate::rate_limits::RateLimitStatus),
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// A feature the operator has not configured (a 503 that retrying will not cure).
+    #[error("not configured: {code}")]
+    NotConfigured { code: &'static str, detail: &'static str },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -141,6 +144,7 @@ impl ApiError {
             Self::RequestTimeout => ("request_timeout", "The request did not arrive in time"),
             Self::TooManyRequests(_) => ("rate_limited", "Too many requests"),
             Self::Unavailable(_) => ("service_unavailable", "The service cannot reach its database"),
+            Self::NotConfigured { code, .. } => (code, "This service is not configured for the request"),
             Self::Internal(_) => ("internal_error", "Something went wrong on our side"),
         }
     }
@@ -169,6 +173,7 @@ impl ApiError {
                 status.quota, status.reset_seconds
             )),
             Self::Unavailable(_) => Some("retry shortly".to_owned()),
+            Self::NotConfigured { detail, .. } => Some((*detail).to_owned()),
             Self::Internal(_) => None,
         }
     }
@@ -216,7 +221,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::NotConfigured { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

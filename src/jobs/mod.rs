@@ -1,6 +1,6 @@
 //! The one runner of background work every feature shares.
 //!
-//! Two kinds of job:
+//! Three kinds of job:
 //! - [`Jobs::local`]: work on this instance's own memory (forgetting idle
 //!   rate-limit buckets), run on every instance;
 //! - [`Jobs::led`]: work on the shared database that one instance at a time
@@ -8,25 +8,50 @@
 //!   takes a transaction-scoped advisory lock named after the job; the
 //!   instance that gets it does the work inside that transaction, the others
 //!   skip the tick. All state stays in PostgreSQL, so a crash loses nothing
-//!   and a restart needs no hand-over.
+//!   and a restart needs no hand-over;
+//! - [`Jobs::claimed`]: a queue every instance works on at once, each
+//!   claiming its own rows (`FOR UPDATE SKIP LOCKED` and a lease: webhook
+//!   deliveries). It runs again at once while it finds work, and waits a
+//!   period when it finds none.
 //!
 //! Timers live here and nowhere else, so that every loop in the service is
-//! in one place, logs the same way and stops the same way.
+//! in one place, logs the same way and stops the same way: [`Jobs::stop`]
+//! lets the round under way finish (so nothing claimed is left half-done),
+//! then ends every loop.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::db::DbPool;
 
-/// Running jobs; dropping it stops them.
-#[derive(Default)]
+/// Running jobs; dropping it aborts them, [`Jobs::stop`] ends them gently.
 pub struct Jobs {
     handles: Vec<JoinHandle<()>>,
+    stopping: watch::Sender<bool>,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Self { handles: Vec::new(), stopping: watch::channel(false).0 }
+    }
+}
+
+/// Waits for `period`; `false` when the jobs are stopping instead.
+async fn wait_or_stop(ticks: &mut tokio::time::Interval, stopping: &mut watch::Receiver<bool>) -> bool {
+    if *stopping.borrow() {
+        return false;
+    }
+    tokio::select! {
+        _ = ticks.tick() => true,
+        _ = stopping.changed() => false,
+    }
 }
 
 impl Drop for Jobs {
@@ -35,6 +60,14 @@ impl Drop for Jobs {
             handle.abort();
         }
     }
+}
+
+/// A queue of shared rows that instances claim and work on concurrently.
+pub trait Queue: Send + Sync + 'static {
+    /// Claims what is due and starts it; answers how much it started.
+    fn work(&self) -> BoxFuture<'_, anyhow::Result<usize>>;
+    /// Waits until the work started has finished.
+    fn drain(&self) -> BoxFuture<'_, ()>;
 }
 
 /// A led job's work: it runs inside the transaction that holds the lock.
@@ -51,11 +84,11 @@ impl Jobs {
         F: Fn() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send,
     {
+        let mut stopping = self.stopping.subscribe();
         self.handles.push(tokio::spawn(async move {
             let mut ticks = tokio::time::interval(period);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
+            while wait_or_stop(&mut ticks, &mut stopping).await {
                 work().await;
                 tracing::trace!(job = name, "ran");
             }
@@ -64,11 +97,11 @@ impl Jobs {
 
     /// Runs `work` every `period` on whichever instance takes the job's lock.
     pub fn led(&mut self, name: &'static str, period: Duration, pool: DbPool, work: LedWork) {
+        let mut stopping = self.stopping.subscribe();
         self.handles.push(tokio::spawn(async move {
             let mut ticks = tokio::time::interval(period);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
+            while wait_or_stop(&mut ticks, &mut stopping).await {
                 match run_led(name, &pool, work).await {
                     Ok(Some(done)) => tracing::debug!(job = name, done, "ran"),
                     Ok(None) => tracing::trace!(job = name, "another instance holds the lock"),
@@ -76,6 +109,48 @@ impl Jobs {
                 }
             }
         }));
+    }
+
+    /// Runs `queue` on every instance: again at once while it reports work
+    /// started, after `idle` when it reports none or fails. On stop, waits
+    /// for the work it started to finish.
+    pub fn claimed(&mut self, name: &'static str, idle: Duration, queue: Arc<dyn Queue>) {
+        let mut stopping = self.stopping.subscribe();
+        self.handles.push(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(idle);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while wait_or_stop(&mut ticks, &mut stopping).await {
+                loop {
+                    match queue.work().await {
+                        Ok(0) => break,
+                        Ok(done) => tracing::trace!(job = name, done, "ran"),
+                        Err(err) => {
+                            tracing::warn!(job = name, error = %err, "failed; retried shortly");
+                            break;
+                        }
+                    }
+                    if *stopping.borrow() {
+                        break;
+                    }
+                }
+            }
+            queue.drain().await;
+        }));
+    }
+
+    /// Lets every job finish the round it is in, within `grace`, then ends them.
+    pub async fn stop(mut self, grace: Duration) {
+        let _ = self.stopping.send(true);
+        let handles = std::mem::take(&mut self.handles);
+        let aborts: Vec<_> = handles.iter().map(JoinHandle::abort_handle).collect();
+        if tokio::time::timeout(grace, futures_util::future::join_all(handles)).await.is_err() {
+            tracing::warn!(
+                "background work did not finish in time; what it held is taken over when its lease runs out"
+            );
+            for abort in aborts {
+                abort.abort();
+            }
+        }
     }
 }
 

@@ -18,6 +18,8 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long!";
+/// The key that seals webhook signing secrets in tests.
+pub const WEBHOOK_KEY: &str = "5e1f0c9a7b3d2e4f6a8b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f60718293a4b5";
 pub const ISSUER: &str = "attune";
 pub const AUDIENCE: &str = "attune-api";
 pub const EXTERNAL_ISSUER: &str = "https://idp.practice.test";
@@ -133,6 +135,7 @@ pub fn test_settings(db_url: &str) -> ServeArgs {
     args.revocation_check_seconds = 1;
     args.database.db_timeout_ms = 1000;
     args.body_limit_bytes = 16 * 1024;
+    args.webhooks.webhook_key = Some(WEBHOOK_KEY.to_owned());
     args
 }
 
@@ -180,6 +183,17 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// Starts another instance of the service on the same database (as a
+    /// second node behind a load balancer would run); answers its address.
+    pub async fn another_instance(&self, tweak: impl FnOnce(&mut ServeArgs)) -> String {
+        let mut settings = test_settings(&self.db_url);
+        tweak(&mut settings);
+        let app = Application::build(&settings).await.unwrap();
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        address
     }
 
     /// A token for a practice's bootstrap client, optionally narrowed.

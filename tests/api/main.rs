@@ -28,3 +28,4 @@ mod progress;
 mod recommendations;
 mod relationships;
 mod tokens;
+mod webhooks;

@@ -1,0 +1,582 @@
+//! Endpoint, delivery and attempt queries. Request-side functions take the
+//! practice first; the dispatcher's work (fan-out, claiming) spans practices
+//! and is marked so.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bytea, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::model::WebhookEndpointPatch;
+use super::schedule::{DisableReason, Verdict};
+use super::sender::Attempt;
+use crate::db::schema::{event_sequences, webhook_attempts, webhook_deliveries, webhook_endpoints};
+use crate::http::etag::Precondition;
+use crate::http::pagination::PageRequest;
+use crate::practices::PracticeId;
+
+/// The body sent for an event: the feed's representation of it.
+const EVENT_BODY: &str = "json_build_object('id', e.id, 'type', e.type, 'sequence', e.sequence, \
+     'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+     'data', e.data)::text";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct EndpointRow {
+    pub id: Uuid,
+    pub url: String,
+    pub description: String,
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    pub secret_sealed: Vec<u8>,
+    pub previous_secret_sealed: Option<Vec<u8>>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub disabled_reason: Option<String>,
+    pub disabled_by_event_id: Option<Uuid>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The practice's last event number (0 before its first event).
+async fn last_sequence(conn: &mut AsyncPgConnection, practice: PracticeId) -> QueryResult<i64> {
+    Ok(event_sequences::table
+        .filter(event_sequences::practice_id.eq(practice.0))
+        .select(event_sequences::last_sequence)
+        .first(conn)
+        .await
+        .optional()?
+        .unwrap_or(0))
+}
+
+pub struct NewEndpoint<'a> {
+    pub id: Uuid,
+    pub url: &'a str,
+    pub description: &'a str,
+    pub event_types: Vec<&'static str>,
+    pub enabled: bool,
+    pub secret_sealed: Vec<u8>,
+}
+
+/// Inserts an endpoint that hears of events from now on.
+pub async fn insert_endpoint(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    new: NewEndpoint<'_>,
+) -> QueryResult<EndpointRow> {
+    let cursor = last_sequence(conn, practice).await?;
+    diesel::insert_into(webhook_endpoints::table)
+        .values((
+            webhook_endpoints::practice_id.eq(practice.0),
+            webhook_endpoints::id.eq(new.id),
+            webhook_endpoints::url.eq(new.url),
+            webhook_endpoints::description.eq(new.description),
+            webhook_endpoints::event_types.eq(new.event_types),
+            webhook_endpoints::enabled.eq(new.enabled),
+            webhook_endpoints::secret_sealed.eq(new.secret_sealed),
+            webhook_endpoints::event_cursor.eq(cursor),
+        ))
+        .returning(EndpointRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn list_endpoints(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    page: PageRequest,
+) -> QueryResult<Vec<EndpointRow>> {
+    let mut query = webhook_endpoints::table
+        .filter(webhook_endpoints::practice_id.eq(practice.0))
+        .select(EndpointRow::as_select())
+        .order(webhook_endpoints::id.asc())
+        .limit(page.fetch_limit())
+        .into_boxed();
+    if let Some(after) = page.after {
+        query = query.filter(webhook_endpoints::id.gt(after));
+    }
+    query.load(conn).await
+}
+
+pub async fn find_endpoint(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    id: Uuid,
+) -> QueryResult<Option<EndpointRow>> {
+    webhook_endpoints::table
+        .filter(webhook_endpoints::practice_id.eq(practice.0))
+        .filter(webhook_endpoints::id.eq(id))
+        .select(EndpointRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+async fn lock_endpoint(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    id: Uuid,
+) -> QueryResult<Option<EndpointRow>> {
+    webhook_endpoints::table
+        .filter(webhook_endpoints::practice_id.eq(practice.0))
+        .filter(webhook_endpoints::id.eq(id))
+        .select(EndpointRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// How a change to an endpoint went.
+pub enum EndpointChange {
+    Done(Box<EndpointRow>),
+    NotFound,
+    Stale,
+}
+
+/// Applies a merge patch. Enabling a disabled endpoint clears why it was
+/// disabled and starts it at the practice's current event: what happened
+/// while it was off is sent with `redeliver`, on purpose rather than as a flood.
+pub async fn update_endpoint(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    id: Uuid,
+    patch: &WebhookEndpointPatch,
+    event_types: Option<Vec<&'static str>>,
+    precondition: &Precondition,
+) -> QueryResult<EndpointChange> {
+    let Some(current) = lock_endpoint(conn, practice, id).await? else { return Ok(EndpointChange::NotFound) };
+    if !precondition.allows(current.version) {
+        return Ok(EndpointChange::Stale);
+    }
+    let enabled = patch.enabled.unwrap_or(current.enabled);
+    let reenabled = enabled && !current.enabled;
+    let target = webhook_endpoints::table
+        .filter(webhook_endpoints::practice_id.eq(practice.0))
+        .filter(webhook_endpoints::id.eq(id));
+    if reenabled {
+        let cursor = last_sequence(conn, practice).await?;
+        diesel::update(target)
+            .set((
+                webhook_endpoints::event_cursor.eq(cursor),
+                webhook_endpoints::failing_since.eq(None::<DateTime<Utc>>),
+                webhook_endpoints::disabled_reason.eq(None::<String>),
+                webhook_endpoints::disabled_at.eq(None::<DateTime<Utc>>),
+                webhook_endpoints::disabled_by_event_id.eq(None::<Uuid>),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    let row = diesel::update(target)
+        .set((
+            webhook_endpoints::url.eq(patch.url.as_ref().unwrap_or(&current.url)),
+            webhook_endpoints::description.eq(patch.description.as_ref().unwrap_or(&current.description)),
+            webhook_endpoints::event_types
+                .eq(event_types.map_or(current.event_types, |types| types.into_iter().map(str::to_owned).collect())),
+            webhook_endpoints::enabled.eq(enabled),
+            webhook_endpoints::version.eq(current.version + 1),
+            webhook_endpoints::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(EndpointRow::as_returning())
+        .get_result(conn)
+        .await?;
+    Ok(EndpointChange::Done(Box::new(row)))
+}
+
+/// Replaces the signing secret; the old one keeps signing until `overlap_until`.
+pub async fn rotate_secret(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    id: Uuid,
+    sealed: Vec<u8>,
+    overlap_until: DateTime<Utc>,
+) -> QueryResult<Option<EndpointRow>> {
+    let Some(current) = lock_endpoint(conn, practice, id).await? else { return Ok(None) };
+    diesel::update(
+        webhook_endpoints::table
+            .filter(webhook_endpoints::practice_id.eq(practice.0))
+            .filter(webhook_endpoints::id.eq(id)),
+    )
+    .set((
+        webhook_endpoints::previous_secret_sealed.eq(Some(current.secret_sealed)),
+        webhook_endpoints::previous_secret_expires_at.eq(Some(overlap_until)),
+        webhook_endpoints::secret_sealed.eq(sealed),
+        webhook_endpoints::version.eq(current.version + 1),
+        webhook_endpoints::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(EndpointRow::as_returning())
+    .get_result(conn)
+    .await
+    .map(Some)
+}
+
+/// Deletes an endpoint with its deliveries; `false` when there is none.
+pub async fn delete_endpoint(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<bool> {
+    let deleted = diesel::delete(
+        webhook_endpoints::table
+            .filter(webhook_endpoints::practice_id.eq(practice.0))
+            .filter(webhook_endpoints::id.eq(id)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(deleted > 0)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct AttemptRow {
+    pub id: Uuid,
+    pub delivery_id: Uuid,
+    pub attempt: i32,
+    pub attempted_at: DateTime<Utc>,
+    pub status_code: Option<i32>,
+    pub latency_ms: i32,
+    pub error: Option<String>,
+    pub response: Option<String>,
+    pub webhook_id: Uuid,
+    pub event_type: String,
+    pub state: String,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// An endpoint's attempts, newest first.
+pub async fn list_attempts(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    endpoint: Uuid,
+    page: PageRequest,
+) -> QueryResult<Vec<AttemptRow>> {
+    let mut query = webhook_attempts::table
+        .inner_join(
+            webhook_deliveries::table.on(webhook_deliveries::practice_id
+                .eq(webhook_attempts::practice_id)
+                .and(webhook_deliveries::id.eq(webhook_attempts::delivery_id))),
+        )
+        .filter(webhook_attempts::practice_id.eq(practice.0))
+        .filter(webhook_attempts::endpoint_id.eq(endpoint))
+        .select((
+            webhook_attempts::id,
+            webhook_attempts::delivery_id,
+            webhook_attempts::attempt,
+            webhook_attempts::attempted_at,
+            webhook_attempts::status_code,
+            webhook_attempts::latency_ms,
+            webhook_attempts::error,
+            webhook_attempts::response,
+            webhook_deliveries::webhook_id,
+            webhook_deliveries::event_type,
+            webhook_deliveries::state,
+            webhook_deliveries::next_attempt_at,
+        ))
+        .order(webhook_attempts::id.desc())
+        .limit(page.fetch_limit())
+        .into_boxed();
+    if let Some(before) = page.after {
+        query = query.filter(webhook_attempts::id.lt(before));
+    }
+    query.load(conn).await
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// Queues the practice's events, one by id or all of the endpoint's types
+/// since a time, for another delivery to the endpoint (each with its own id
+/// as `webhook-id`, as at first).
+pub async fn queue_redelivery(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    endpoint: Uuid,
+    event_id: Option<Uuid>,
+    since: Option<DateTime<Utc>>,
+) -> QueryResult<i64> {
+    let sql = format!(
+        "WITH queued AS ( \
+             INSERT INTO webhook_deliveries (practice_id, id, endpoint_id, webhook_id, event_type, body, next_attempt_at) \
+             SELECT e.practice_id, attune_uuid_v7(), w.id, e.id, e.type, {EVENT_BODY}, now() \
+             FROM webhook_endpoints w JOIN events e ON e.practice_id = w.practice_id \
+             WHERE w.practice_id = $1 AND w.id = $2 \
+               AND ($3::uuid IS NULL OR e.id = $3) \
+               AND ($4::timestamptz IS NULL OR (e.occurred_at >= $4 AND e.type = ANY (w.event_types))) \
+             ORDER BY e.sequence \
+             RETURNING 1) \
+         SELECT count(*) AS count FROM queued"
+    );
+    let Count { count } = diesel::sql_query(sql)
+        .bind::<SqlUuid, _>(practice.0)
+        .bind::<SqlUuid, _>(endpoint)
+        .bind::<Nullable<SqlUuid>, _>(event_id)
+        .bind::<Nullable<Timestamptz>, _>(since)
+        .get_result(conn)
+        .await?;
+    Ok(count)
+}
+
+/// Records a test delivery, made at once and tried once.
+pub async fn record_test_delivery(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    endpoint: Uuid,
+    message: &TestMessage<'_>,
+    attempt: &Attempt,
+) -> QueryResult<()> {
+    let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
+    diesel::insert_into(webhook_deliveries::table)
+        .values((
+            webhook_deliveries::practice_id.eq(practice.0),
+            webhook_deliveries::id.eq(message.delivery_id),
+            webhook_deliveries::endpoint_id.eq(endpoint),
+            webhook_deliveries::webhook_id.eq(message.webhook_id),
+            webhook_deliveries::event_type.eq(super::TEST_EVENT_TYPE),
+            webhook_deliveries::body.eq(message.body),
+            webhook_deliveries::state.eq(if delivered { "succeeded" } else { "failed" }),
+            webhook_deliveries::attempts.eq(1),
+            webhook_deliveries::finished_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    insert_attempt(conn, practice, endpoint, message.delivery_id, 1, attempt).await
+}
+
+pub struct TestMessage<'a> {
+    pub delivery_id: Uuid,
+    pub webhook_id: Uuid,
+    pub body: &'a str,
+}
+
+async fn insert_attempt(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    endpoint: Uuid,
+    delivery: Uuid,
+    number: i32,
+    attempt: &Attempt,
+) -> QueryResult<()> {
+    let latency_ms = i32::try_from(attempt.latency.as_millis()).unwrap_or(i32::MAX);
+    let attempted_at = Utc::now() - chrono::Duration::milliseconds(i64::from(latency_ms));
+    diesel::insert_into(webhook_attempts::table)
+        .values((
+            webhook_attempts::practice_id.eq(practice.0),
+            webhook_attempts::id.eq(Uuid::now_v7()),
+            webhook_attempts::delivery_id.eq(delivery),
+            webhook_attempts::endpoint_id.eq(endpoint),
+            webhook_attempts::attempt.eq(number),
+            webhook_attempts::attempted_at.eq(attempted_at),
+            webhook_attempts::status_code.eq(attempt.status.map(i32::from)),
+            webhook_attempts::latency_ms.eq(latency_ms),
+            webhook_attempts::error.eq(attempt.error.as_deref()),
+            webhook_attempts::response.eq(attempt.response.as_deref()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+// ---- The dispatcher's work: across practices, not on a request's behalf.
+
+#[derive(QueryableByName)]
+struct FannedOut {
+    #[diesel(sql_type = BigInt)]
+    queued: i64,
+}
+
+/// Moves endpoints' cursors over new events, queueing a delivery for each
+/// event of a wanted type; at most `per_endpoint` events per endpoint per
+/// call. Endpoints another instance is moving are skipped.
+pub async fn fan_out(conn: &mut AsyncPgConnection, per_endpoint: i64) -> QueryResult<i64> {
+    // `moved` is not read: a data-modifying WITH runs to completion regardless.
+    let sql = format!(
+        "WITH due AS ( \
+             SELECT w.practice_id, w.id, w.event_cursor AS after, \
+                    least(s.last_sequence, w.event_cursor + $1) AS upto, w.event_types \
+             FROM webhook_endpoints w JOIN event_sequences s ON s.practice_id = w.practice_id \
+             WHERE w.enabled AND s.last_sequence > w.event_cursor \
+             ORDER BY w.practice_id, w.id LIMIT 200 \
+             FOR UPDATE OF w SKIP LOCKED), \
+         queued AS ( \
+             INSERT INTO webhook_deliveries (practice_id, id, endpoint_id, webhook_id, event_type, body, next_attempt_at) \
+             SELECT e.practice_id, attune_uuid_v7(), due.id, e.id, e.type, {EVENT_BODY}, now() \
+             FROM due JOIN events e ON e.practice_id = due.practice_id \
+                  AND e.sequence > due.after AND e.sequence <= due.upto \
+             WHERE e.type = ANY (due.event_types) \
+             ORDER BY e.practice_id, e.sequence \
+             RETURNING 1), \
+         moved AS ( \
+             UPDATE webhook_endpoints w SET event_cursor = due.upto FROM due \
+             WHERE w.practice_id = due.practice_id AND w.id = due.id RETURNING 1) \
+         SELECT (SELECT count(*) FROM queued) AS queued"
+    );
+    let FannedOut { queued } = diesel::sql_query(sql).bind::<BigInt, _>(per_endpoint).get_result(conn).await?;
+    Ok(queued)
+}
+
+/// A delivery this instance holds the lease of, with what sending it needs.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = SqlUuid)]
+    pub practice_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub endpoint_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub webhook_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub body: String,
+    /// This attempt's number.
+    #[diesel(sql_type = Int4)]
+    pub attempts: i32,
+    #[diesel(sql_type = Text)]
+    pub url: String,
+    #[diesel(sql_type = Bytea)]
+    pub secret_sealed: Vec<u8>,
+    #[diesel(sql_type = Nullable<Bytea>)]
+    pub previous_secret_sealed: Option<Vec<u8>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+/// Takes the lease of up to `batch` due deliveries, at most `per_endpoint`
+/// in flight per endpoint across every instance, so that one slow receiver
+/// holds only its own share. `FOR UPDATE SKIP LOCKED`: instances claiming at
+/// once take different rows; the lease, not the lock, then keeps them apart
+/// while the HTTP call runs (no transaction stays open across it).
+pub async fn claim(
+    conn: &mut AsyncPgConnection,
+    batch: i64,
+    per_endpoint: i64,
+    lease: Duration,
+) -> QueryResult<Vec<Claimed>> {
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    diesel::sql_query(
+        "WITH candidates AS ( \
+             SELECT d.practice_id, d.id, d.endpoint_id, d.next_attempt_at \
+             FROM webhook_endpoints w \
+             CROSS JOIN LATERAL ( \
+                 SELECT d.practice_id, d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d \
+                 WHERE d.practice_id = w.practice_id AND d.endpoint_id = w.id AND d.state = 'pending' \
+                   AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now()) \
+                 ORDER BY d.next_attempt_at LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED) d \
+             WHERE w.enabled \
+             LIMIT $1), \
+         busy AS ( \
+             SELECT d.practice_id, d.endpoint_id, count(*) AS n FROM webhook_deliveries d \
+             WHERE d.state = 'pending' AND d.leased_until IS NOT NULL AND d.leased_until >= now() \
+             GROUP BY d.practice_id, d.endpoint_id), \
+         chosen AS ( \
+             SELECT r.practice_id, r.id FROM ( \
+                 SELECT c.*, row_number() OVER (PARTITION BY c.practice_id, c.endpoint_id \
+                                                ORDER BY c.next_attempt_at, c.id) AS rank \
+                 FROM candidates c) r \
+             LEFT JOIN busy b ON b.practice_id = r.practice_id AND b.endpoint_id = r.endpoint_id \
+             WHERE r.rank + coalesce(b.n, 0) <= $2) \
+         UPDATE webhook_deliveries d \
+         SET leased_until = now() + $3 * interval '1 millisecond', attempts = d.attempts + 1 \
+         FROM chosen, webhook_endpoints w \
+         WHERE d.practice_id = chosen.practice_id AND d.id = chosen.id \
+           AND w.practice_id = d.practice_id AND w.id = d.endpoint_id \
+         RETURNING d.practice_id, d.id, d.endpoint_id, d.webhook_id, d.body, d.attempts, w.url, \
+                   w.secret_sealed, w.previous_secret_sealed, w.previous_secret_expires_at, w.failing_since",
+    )
+    .bind::<BigInt, _>(batch)
+    .bind::<BigInt, _>(per_endpoint)
+    .bind::<BigInt, _>(lease_ms)
+    .load(conn)
+    .await
+}
+
+/// Writes down an attempt of a claimed delivery and what follows it, and
+/// gives the lease back.
+pub async fn record_attempt(
+    conn: &mut AsyncPgConnection,
+    claimed: &Claimed,
+    attempt: &Attempt,
+    verdict: Verdict,
+) -> QueryResult<()> {
+    let practice = PracticeId(claimed.practice_id);
+    insert_attempt(conn, practice, claimed.endpoint_id, claimed.id, claimed.attempts, attempt).await?;
+    let delivery = webhook_deliveries::table
+        .filter(webhook_deliveries::practice_id.eq(claimed.practice_id))
+        .filter(webhook_deliveries::id.eq(claimed.id));
+    let endpoint = webhook_endpoints::table
+        .filter(webhook_endpoints::practice_id.eq(claimed.practice_id))
+        .filter(webhook_endpoints::id.eq(claimed.endpoint_id));
+    let finished = (
+        webhook_deliveries::leased_until.eq(None::<DateTime<Utc>>),
+        webhook_deliveries::next_attempt_at.eq(None::<DateTime<Utc>>),
+        webhook_deliveries::finished_at.eq(Some(Utc::now())),
+    );
+    match verdict {
+        Verdict::Delivered => {
+            diesel::update(delivery).set((webhook_deliveries::state.eq("succeeded"), finished)).execute(conn).await?;
+            diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_not_null()))
+                .set(webhook_endpoints::failing_since.eq(None::<DateTime<Utc>>))
+                .execute(conn)
+                .await?;
+            return Ok(());
+        }
+        Verdict::RetryAfter(wait) => {
+            let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1));
+            diesel::update(delivery)
+                .set((
+                    webhook_deliveries::leased_until.eq(None::<DateTime<Utc>>),
+                    webhook_deliveries::next_attempt_at.eq(Some(next)),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        Verdict::GiveUp => {
+            diesel::update(delivery).set((webhook_deliveries::state.eq("failed"), finished)).execute(conn).await?;
+        }
+        Verdict::Disable(reason) => {
+            diesel::update(delivery).set((webhook_deliveries::state.eq("failed"), finished)).execute(conn).await?;
+            disable_endpoint(conn, claimed, reason).await?;
+        }
+    }
+    diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_null()))
+        .set(webhook_endpoints::failing_since.eq(Some(Utc::now())))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn disable_endpoint(conn: &mut AsyncPgConnection, claimed: &Claimed, reason: DisableReason) -> QueryResult<()> {
+    diesel::update(
+        webhook_endpoints::table
+            .filter(webhook_endpoints::practice_id.eq(claimed.practice_id))
+            .filter(webhook_endpoints::id.eq(claimed.endpoint_id))
+            .filter(webhook_endpoints::enabled.eq(true)),
+    )
+    .set((
+        webhook_endpoints::enabled.eq(false),
+        webhook_endpoints::disabled_reason.eq(Some(reason.as_str())),
+        webhook_endpoints::disabled_at.eq(Some(Utc::now())),
+        webhook_endpoints::disabled_by_event_id.eq(Some(claimed.webhook_id)),
+        webhook_endpoints::version.eq(webhook_endpoints::version + 1),
+        webhook_endpoints::updated_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes finished deliveries (and their attempts) older than `cutoff`.
+pub async fn purge_finished_before(conn: &mut AsyncPgConnection, cutoff: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::state.ne("pending"))
+            .filter(webhook_deliveries::created_at.lt(cutoff)),
+    )
+    .execute(conn)
+    .await
+}
