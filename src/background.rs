@@ -42,7 +42,7 @@ pub fn database_jobs(jobs: &mut Jobs, pool: &DbPool, dispatch: Option<Arc<Webhoo
         Box::pin(async move {
             let cutoff = chrono::Utc::now() - chrono::Duration::days(events::store::RETENTION_DAYS);
             let events = events::store::purge_older_than(conn, cutoff).await?;
-            let deliveries = webhooks::store::purge_finished_before(conn, cutoff).await?;
+            let deliveries = webhooks::store::purge_created_before(conn, cutoff).await?;
             Ok((events + deliveries) as u64)
         })
     });

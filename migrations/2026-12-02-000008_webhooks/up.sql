@@ -52,7 +52,7 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (practice_id, endpoint_id, id);
-CREATE INDEX webhook_deliveries_age_idx ON webhook_deliveries (created_at) WHERE state <> 'pending';
+CREATE INDEX webhook_deliveries_age_idx ON webhook_deliveries (created_at);
 
 -- Every attempt, for the integrator's delivery log.
 CREATE TABLE webhook_attempts (

@@ -570,12 +570,15 @@ async fn disable_endpoint(conn: &mut AsyncPgConnection, claimed: &Claimed, reaso
     Ok(())
 }
 
-/// Deletes finished deliveries (and their attempts) older than `cutoff`.
-pub async fn purge_finished_before(conn: &mut AsyncPgConnection, cutoff: DateTime<Utc>) -> QueryResult<usize> {
+/// Deletes deliveries (and their attempts) created before `cutoff`: finished
+/// ones, and pending ones no instance holds (only a disabled endpoint's can
+/// wait that long; its events can be sent again with `redeliver` while the
+/// feed keeps them).
+pub async fn purge_created_before(conn: &mut AsyncPgConnection, cutoff: DateTime<Utc>) -> QueryResult<usize> {
     diesel::delete(
         webhook_deliveries::table
-            .filter(webhook_deliveries::state.ne("pending"))
-            .filter(webhook_deliveries::created_at.lt(cutoff)),
+            .filter(webhook_deliveries::created_at.lt(cutoff))
+            .filter(webhook_deliveries::state.ne("pending").or(webhook_deliveries::leased_until.is_null())),
     )
     .execute(conn)
     .await

@@ -427,7 +427,7 @@ async fn two_instances_deliver_every_event_exactly_once() {
 async fn a_slow_receiver_does_not_hold_up_another_endpoint() {
     let app = spawn().await;
     let token = app.token_a().await;
-    let slow = Receiver::start_with(&[], Duration::from_millis(1500), "slow").await;
+    let slow = Receiver::start_with(&[], Duration::from_secs(3), "slow").await;
     let fast = Receiver::start(&[]).await;
     register(&app, &token, &slow.url, &["client.created"]).await;
     register(&app, &token, &fast.url, &["client.created"]).await;
@@ -459,4 +459,30 @@ async fn endpoints_of_another_practice_are_invisible() {
     let deleted =
         app.http.delete(app.url(&format!("/v1/webhook-endpoints/{id}"))).bearer_auth(&token_a).send().await.unwrap();
     assert_eq!(deleted.status(), 204);
+}
+
+#[tokio::test]
+async fn deliveries_past_retention_are_purged_with_their_attempts() {
+    let app = spawn().await;
+    let token = app.token_a().await;
+    let receiver = Receiver::start(&[]).await;
+    register(&app, &token, &receiver.url, &["client.created"]).await;
+    app.create_client(&token, json!({"display_name": "Old"})).await;
+    app.create_client(&token, json!({"display_name": "Recent"})).await;
+    receiver.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut conn = app.db().await;
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query(
+        "UPDATE webhook_deliveries SET created_at = now() - interval '40 days' \
+         WHERE id = (SELECT id FROM webhook_deliveries ORDER BY id LIMIT 1)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(35);
+    let purged = attune::webhooks::store::purge_created_before(&mut conn, cutoff).await.unwrap();
+    assert_eq!(purged, 1);
+    assert_eq!(app.count("SELECT count(*) FROM webhook_deliveries").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM webhook_attempts").await, 1, "attempts go with their delivery");
 }
