@@ -55,9 +55,12 @@ RUN apt-get update \
         --shell /usr/sbin/nologin --no-log-init attune
 COPY --from=build /src/target/release/attune /usr/local/bin/attune
 USER 10001:10001
+# Metrics listen on their own port: reachable on the container's network for a
+# scraper, and never published with the API port (do not map 9464 to the host).
 ENV ATTUNE_BIND=0.0.0.0:8080 \
+    ATTUNE_METRICS_BIND=0.0.0.0:9464 \
     ATTUNE_LOG_FORMAT=json
-EXPOSE 8080
+EXPOSE 8080 9464
 LABEL org.opencontainers.image.title="attune" \
       io.attune.stop-timeout="35"
 STOPSIGNAL SIGTERM

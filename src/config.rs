@@ -138,6 +138,10 @@ pub struct ServeArgs {
     /// the bound address.
     #[arg(long, env = "ATTUNE_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// Where `/metrics` (Prometheus) is served: its own listener, so that
+    /// route-level traffic is not visible on the API port. `off` serves none.
+    #[arg(long, env = "ATTUNE_METRICS_BIND", default_value = "127.0.0.1:9464")]
+    pub metrics_bind: String,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -286,6 +290,7 @@ impl ServeArgs {
             skip_migrations: false,
             log_format: LogFormat::Text,
             public_url: None,
+            metrics_bind: "127.0.0.1:9464".to_owned(),
             limits: LimitArgs::default(),
             webhooks: WebhookArgs::default(),
         }

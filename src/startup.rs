@@ -59,6 +59,8 @@ fn token_keys(args: &ServeArgs) -> anyhow::Result<TokenKeys> {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `/metrics` listener and its port, unless turned off.
+    metrics: Option<(u16, Server)>,
     /// Background work; stops with the application.
     jobs: Jobs,
     shutdown_timeout: Duration,
@@ -100,12 +102,14 @@ impl Application {
 
         let registry = prometheus::Registry::new();
         registry.register(Box::new(PoolCollector::new(pool.clone())?))?;
+        // The middleware counts on the API port; the registry is served on
+        // the metrics listener only.
         let metrics = PrometheusMetricsBuilder::new("attune")
-            .registry(registry)
-            .endpoint("/metrics")
+            .registry(registry.clone())
             .mask_unmatched_patterns("UNMATCHED")
             .build()
             .map_err(|e| anyhow::anyhow!("metrics: {e}"))?;
+        let metrics_server = metrics_server(&args.metrics_bind, metrics.registry.clone())?;
 
         let doc = openapi::document();
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&doc));
@@ -147,11 +151,22 @@ impl Application {
         let server = server.run();
         let dispatch = webhooks.filter(|_| args.webhooks.webhook_dispatch);
         let jobs = background_jobs(state_for_jobs, &pool, dispatch);
-        Ok(Self { port, server, jobs, shutdown_timeout: Duration::from_secs(args.shutdown_timeout_seconds) })
+        Ok(Self {
+            port,
+            server,
+            metrics: metrics_server,
+            jobs,
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout_seconds),
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on, unless turned off.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -161,10 +176,47 @@ impl Application {
     /// Serves until SIGTERM/SIGINT, then lets in-flight requests and the
     /// background round under way finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let served = self.server.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         self.jobs.stop(self.shutdown_timeout).await;
         served
     }
+}
+
+/// `/metrics` on its own listener (one worker; it follows the API
+/// server's shutdown rather than catching signals itself).
+fn metrics_server(bind: &str, registry: prometheus::Registry) -> anyhow::Result<Option<(u16, Server)>> {
+    if bind == "off" {
+        return Ok(None);
+    }
+    let listener = TcpListener::bind(bind).with_context(|| format!("binding the metrics listener {bind}"))?;
+    let port = listener.local_addr()?.port();
+    let registry = web::Data::new(registry);
+    let server =
+        HttpServer::new(move || App::new().app_data(registry.clone()).route("/metrics", web::get().to(render_metrics)))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)?
+            .run();
+    Ok(Some((port, server)))
+}
+
+async fn render_metrics(registry: web::Data<prometheus::Registry>) -> actix_web::HttpResponse {
+    use prometheus::Encoder;
+    let encoder = prometheus::TextEncoder::new();
+    let mut body = Vec::new();
+    if let Err(err) = encoder.encode(&registry.gather(), &mut body) {
+        tracing::warn!(error = %err, "encoding metrics failed");
+        return actix_web::HttpResponse::InternalServerError().finish();
+    }
+    actix_web::HttpResponse::Ok().content_type(encoder.format_type()).body(body)
 }
 
 /// The OpenAPI document, rendered once at start.

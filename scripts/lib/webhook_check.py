@@ -85,7 +85,7 @@ def start(command, port=None, dispatch=True):
     env = dict(os.environ, DATABASE_URL=database_url, ATTUNE_JWT_SECRET=jwt_secret, ATTUNE_WEBHOOK_KEY=webhook_key,
                ATTUNE_WEBHOOK_ALLOW_LOOPBACK="true", ATTUNE_WEBHOOK_POLL_MS="100", ATTUNE_WEBHOOK_TIMEOUT_MS="2000",
                ATTUNE_WEBHOOK_DISPATCH="true" if dispatch else "false", ATTUNE_SKIP_MIGRATIONS="true",
-               ATTUNE_TOKEN_LIFETIME_SECONDS="3600", RUST_LOG="warn")
+               ATTUNE_TOKEN_LIFETIME_SECONDS="3600", ATTUNE_METRICS_BIND="127.0.0.1:0", RUST_LOG="warn")
     if port:
         env["ATTUNE_BIND"] = f"127.0.0.1:{port}"
     log = open(os.path.join(work, f"{command}-{len(processes)}.log"), "w")

@@ -51,7 +51,9 @@ async fn metrics_count_requests_by_route_template_and_report_the_pool() {
     let created = app.create_client(&token, serde_json::json!({"display_name": "M."})).await;
     let id = created["id"].as_str().unwrap();
     assert_eq!(app.get(&format!("/v1/clients/{id}"), &token).await.status(), 200);
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let public = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404, "the API port does not show the service's internals");
+    let metrics = app.http.get(format!("{}/metrics", app.metrics_address)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains(r#"endpoint="/v1/clients/{id}",method="GET",status="200""#), "{metrics}");
     assert!(!metrics.contains(id), "raw ids must not become labels");
     assert!(metrics.contains("attune_http_requests_duration_seconds_bucket"));

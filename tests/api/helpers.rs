@@ -111,6 +111,8 @@ pub fn drop_test_database(name: String) {
 
 pub struct TestApp {
     pub address: String,
+    /// Where `/metrics` is served (its own listener).
+    pub metrics_address: String,
     pub db_name: String,
     pub db_url: String,
     pub http: reqwest::Client,
@@ -136,6 +138,7 @@ pub fn test_settings(db_url: &str) -> ServeArgs {
     args.database.db_timeout_ms = 1000;
     args.body_limit_bytes = 16 * 1024;
     args.webhooks.webhook_key = Some(WEBHOOK_KEY.to_owned());
+    args.metrics_bind = "127.0.0.1:0".to_owned();
     args
 }
 
@@ -169,9 +172,11 @@ impl TestApp {
         tweak(&mut settings);
         let app = Application::build(&settings).await.unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());
+        let metrics_address = format!("http://127.0.0.1:{}", app.metrics_port().unwrap_or(0));
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
+            metrics_address,
             db_name,
             db_url,
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
