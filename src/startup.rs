@@ -109,7 +109,7 @@ impl Application {
             .mask_unmatched_patterns("UNMATCHED")
             .build()
             .map_err(|e| anyhow::anyhow!("metrics: {e}"))?;
-        let metrics_server = metrics_server(&args.metrics_bind, metrics.registry.clone())?;
+        let metrics_server = metrics_server(&args.metrics_bind, registry)?;
 
         let doc = openapi::document();
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&doc));

@@ -53,6 +53,12 @@ pub fn build_pool(database_url: &str, max_size: usize, wait: Duration) -> anyhow
     Ok(pool)
 }
 
+/// A pooled connection for background work (requests map pool errors to
+/// 503 through `ApiError` instead).
+pub async fn connection(pool: &DbPool) -> anyhow::Result<DbConn> {
+    pool.get().await.map_err(|e| anyhow::anyhow!("connection pool: {e}"))
+}
+
 /// Applies pending migrations and returns the versions it ran.
 ///
 /// The async harness drives tokio from inside a blocking call; running it on a

@@ -162,7 +162,7 @@ struct Locked {
 
 /// One tick of a led job: `Some(count)` when this instance did the work.
 pub async fn run_led(name: &str, pool: &DbPool, work: LedWork) -> anyhow::Result<Option<u64>> {
-    let mut conn = pool.get().await.map_err(|e| anyhow::anyhow!("connection pool: {e}"))?;
+    let mut conn = crate::db::connection(pool).await?;
     let lock_name = format!("job:{name}");
     conn.transaction::<_, anyhow::Error, _>(async |conn| {
         let Locked { locked } =

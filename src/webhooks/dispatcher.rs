@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
-use uuid::Uuid;
 
 use super::Webhooks;
 use super::schedule::{self, Answer};
@@ -44,7 +43,7 @@ impl Dispatcher {
             return Ok(1);
         }
         let claimed = {
-            let mut conn = self.pool.get().await.map_err(|e| anyhow::anyhow!("connection pool: {e}"))?;
+            let mut conn = crate::db::connection(&self.pool).await?;
             store::fan_out(&mut conn, FAN_OUT_PER_ENDPOINT).await?;
             let settings = &self.webhooks.settings;
             let room = i64::try_from(room).unwrap_or(settings.batch);
@@ -80,7 +79,13 @@ impl Queue for Dispatcher {
 }
 
 async fn deliver(pool: &DbPool, webhooks: &Webhooks, delivery: Claimed) -> anyhow::Result<()> {
-    let attempt = match secrets_of(webhooks, &delivery) {
+    let secrets = webhooks.key.signing_secrets(
+        delivery.endpoint_id,
+        &delivery.secret_sealed,
+        delivery.previous_secret_sealed.as_deref(),
+        delivery.previous_secret_expires_at,
+    );
+    let attempt = match secrets {
         Ok(secrets) => {
             let secrets: Vec<&SigningSecret> = secrets.iter().collect();
             let webhook_id = delivery.webhook_id.to_string();
@@ -116,35 +121,7 @@ async fn deliver(pool: &DbPool, webhooks: &Webhooks, delivery: Claimed) -> anyho
         ?verdict,
         "webhook attempt"
     );
-    let mut conn = pool.get().await.map_err(|e| anyhow::anyhow!("connection pool: {e}"))?;
+    let mut conn = crate::db::connection(pool).await?;
     store::record_attempt(&mut conn, &delivery, &attempt, verdict).await?;
     Ok(())
-}
-
-/// The secrets that sign: the current one, and the previous one while its
-/// overlap lasts.
-pub fn secrets_of(webhooks: &Webhooks, delivery: &Claimed) -> anyhow::Result<Vec<SigningSecret>> {
-    open_secrets(
-        webhooks,
-        delivery.endpoint_id,
-        &delivery.secret_sealed,
-        delivery.previous_secret_sealed.as_deref(),
-        delivery.previous_secret_expires_at,
-    )
-}
-
-pub fn open_secrets(
-    webhooks: &Webhooks,
-    endpoint: Uuid,
-    current: &[u8],
-    previous: Option<&[u8]>,
-    previous_expires_at: Option<chrono::DateTime<chrono::Utc>>,
-) -> anyhow::Result<Vec<SigningSecret>> {
-    let mut secrets = vec![webhooks.key.open(endpoint, current)?];
-    if let (Some(previous), Some(until)) = (previous, previous_expires_at)
-        && until > chrono::Utc::now()
-    {
-        secrets.push(webhooks.key.open(endpoint, previous)?);
-    }
-    Ok(secrets)
 }

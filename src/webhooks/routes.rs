@@ -16,7 +16,7 @@ use super::model::{
 use super::sender::{self, Message};
 use super::signing::SigningSecret;
 use super::store::{self, EndpointChange, EndpointRow, NewEndpoint, TestMessage};
-use super::{ROTATION_OVERLAP, TEST_EVENT_TYPE, Webhooks, dispatcher};
+use super::{ROTATION_OVERLAP, TEST_EVENT_TYPE, Webhooks};
 use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::Admin;
@@ -422,14 +422,10 @@ pub async fn test_webhook_endpoint(
         let mut conn = state.pool.get().await?;
         store::find_endpoint(&mut conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?
     };
-    let secrets = dispatcher::open_secrets(
-        &webhooks,
-        id,
-        &row.secret_sealed,
-        row.previous_secret_sealed.as_deref(),
-        row.previous_secret_expires_at,
-    )
-    .map_err(ApiError::internal)?;
+    let secrets = webhooks
+        .key
+        .signing_secrets(id, &row.secret_sealed, row.previous_secret_sealed.as_deref(), row.previous_secret_expires_at)
+        .map_err(ApiError::internal)?;
     let secrets: Vec<&SigningSecret> = secrets.iter().collect();
     let webhook_id = Uuid::now_v7();
     let body = serde_json::json!({
@@ -449,9 +445,9 @@ pub async fn test_webhook_endpoint(
     Ok(web::Json(TestDelivery {
         delivery_id,
         webhook_id,
-        delivered: attempt.status.is_some_and(|s| (200..300).contains(&s)),
+        delivered: attempt.succeeded(),
         status_code: attempt.status.map(i32::from),
-        latency_ms: i32::try_from(attempt.latency.as_millis()).unwrap_or(i32::MAX),
+        latency_ms: attempt.latency_ms(),
         error: attempt.error,
     }))
 }

@@ -4,6 +4,7 @@
 //! secret copied onto another endpoint's row does not open).
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::signing::SigningSecret;
@@ -58,6 +59,24 @@ impl SealingKey {
         let plain =
             self.0.open_in_place(nonce, Aad::from(endpoint_id.as_bytes()), &mut buffer).map_err(|_| refused())?;
         Ok(SigningSecret::from_bytes(plain.to_vec()))
+    }
+
+    /// The secrets that sign an endpoint's deliveries: the current one, and
+    /// the one a rotation replaced while its overlap lasts.
+    pub fn signing_secrets(
+        &self,
+        endpoint_id: Uuid,
+        current: &[u8],
+        previous: Option<&[u8]>,
+        previous_until: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<Vec<SigningSecret>> {
+        let mut secrets = vec![self.open(endpoint_id, current)?];
+        if let (Some(previous), Some(until)) = (previous, previous_until)
+            && until > Utc::now()
+        {
+            secrets.push(self.open(endpoint_id, previous)?);
+        }
+        Ok(secrets)
     }
 }
 

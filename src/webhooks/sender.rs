@@ -10,6 +10,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 use super::address::{AddressPolicy, Refusal};
+use super::schedule::Answer;
 use super::signing::{SigningSecret, signature_header};
 
 /// Bytes of a receiver's answer kept in the delivery log.
@@ -24,6 +25,18 @@ pub struct Attempt {
     pub error: Option<String>,
     /// The start of the receiver's body, as text.
     pub response: Option<String>,
+}
+
+impl Attempt {
+    /// Whether the receiver answered 2xx.
+    pub fn succeeded(&self) -> bool {
+        Answer::from_status(self.status) == Answer::Success
+    }
+
+    /// The latency in whole milliseconds, as stored and shown.
+    pub fn latency_ms(&self) -> i32 {
+        i32::try_from(self.latency.as_millis()).unwrap_or(i32::MAX)
+    }
 }
 
 /// What is sent: the message and the secrets that sign it.

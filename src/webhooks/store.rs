@@ -34,6 +34,7 @@ pub struct EndpointRow {
     pub secret_sealed: Vec<u8>,
     pub previous_secret_sealed: Option<Vec<u8>>,
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub event_cursor: i64,
     pub failing_since: Option<DateTime<Utc>>,
     pub disabled_reason: Option<String>,
     pub disabled_by_event_id: Option<Uuid>,
@@ -156,35 +157,40 @@ pub async fn update_endpoint(
     }
     let enabled = patch.enabled.unwrap_or(current.enabled);
     let reenabled = enabled && !current.enabled;
-    let target = webhook_endpoints::table
-        .filter(webhook_endpoints::practice_id.eq(practice.0))
-        .filter(webhook_endpoints::id.eq(id));
-    if reenabled {
-        let cursor = last_sequence(conn, practice).await?;
-        diesel::update(target)
-            .set((
-                webhook_endpoints::event_cursor.eq(cursor),
-                webhook_endpoints::failing_since.eq(None::<DateTime<Utc>>),
-                webhook_endpoints::disabled_reason.eq(None::<String>),
-                webhook_endpoints::disabled_at.eq(None::<DateTime<Utc>>),
-                webhook_endpoints::disabled_by_event_id.eq(None::<Uuid>),
-            ))
-            .execute(conn)
-            .await?;
-    }
-    let row = diesel::update(target)
-        .set((
-            webhook_endpoints::url.eq(patch.url.as_ref().unwrap_or(&current.url)),
-            webhook_endpoints::description.eq(patch.description.as_ref().unwrap_or(&current.description)),
-            webhook_endpoints::event_types
-                .eq(event_types.map_or(current.event_types, |types| types.into_iter().map(str::to_owned).collect())),
-            webhook_endpoints::enabled.eq(enabled),
-            webhook_endpoints::version.eq(current.version + 1),
-            webhook_endpoints::updated_at.eq(diesel::dsl::now),
-        ))
-        .returning(EndpointRow::as_returning())
-        .get_result(conn)
-        .await?;
+    // The row is locked, so the dispatcher cannot change what is kept here.
+    let (cursor, failing_since, disabled_reason, disabled_at, disabled_by) = if reenabled {
+        (last_sequence(conn, practice).await?, None, None, None, None)
+    } else {
+        (
+            current.event_cursor,
+            current.failing_since,
+            current.disabled_reason,
+            current.disabled_at,
+            current.disabled_by_event_id,
+        )
+    };
+    let row = diesel::update(
+        webhook_endpoints::table
+            .filter(webhook_endpoints::practice_id.eq(practice.0))
+            .filter(webhook_endpoints::id.eq(id)),
+    )
+    .set((
+        webhook_endpoints::event_cursor.eq(cursor),
+        webhook_endpoints::failing_since.eq(failing_since),
+        webhook_endpoints::disabled_reason.eq(disabled_reason),
+        webhook_endpoints::disabled_at.eq(disabled_at),
+        webhook_endpoints::disabled_by_event_id.eq(disabled_by),
+        webhook_endpoints::url.eq(patch.url.as_ref().unwrap_or(&current.url)),
+        webhook_endpoints::description.eq(patch.description.as_ref().unwrap_or(&current.description)),
+        webhook_endpoints::event_types
+            .eq(event_types.map_or(current.event_types, |types| types.into_iter().map(str::to_owned).collect())),
+        webhook_endpoints::enabled.eq(enabled),
+        webhook_endpoints::version.eq(current.version + 1),
+        webhook_endpoints::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(EndpointRow::as_returning())
+    .get_result(conn)
+    .await?;
     Ok(EndpointChange::Done(Box::new(row)))
 }
 
@@ -327,7 +333,6 @@ pub async fn record_test_delivery(
     message: &TestMessage<'_>,
     attempt: &Attempt,
 ) -> QueryResult<()> {
-    let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
     diesel::insert_into(webhook_deliveries::table)
         .values((
             webhook_deliveries::practice_id.eq(practice.0),
@@ -336,7 +341,7 @@ pub async fn record_test_delivery(
             webhook_deliveries::webhook_id.eq(message.webhook_id),
             webhook_deliveries::event_type.eq(super::TEST_EVENT_TYPE),
             webhook_deliveries::body.eq(message.body),
-            webhook_deliveries::state.eq(if delivered { "succeeded" } else { "failed" }),
+            webhook_deliveries::state.eq(if attempt.succeeded() { "succeeded" } else { "failed" }),
             webhook_deliveries::attempts.eq(1),
             webhook_deliveries::finished_at.eq(diesel::dsl::now),
         ))
@@ -359,7 +364,7 @@ async fn insert_attempt(
     number: i32,
     attempt: &Attempt,
 ) -> QueryResult<()> {
-    let latency_ms = i32::try_from(attempt.latency.as_millis()).unwrap_or(i32::MAX);
+    let latency_ms = attempt.latency_ms();
     let attempted_at = Utc::now() - chrono::Duration::milliseconds(i64::from(latency_ms));
     diesel::insert_into(webhook_attempts::table)
         .values((
