@@ -13,7 +13,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::jwt::{ExternalIssuer, TokenKeys};
 use crate::auth::revocation::RevocationCache;
+use crate::auth::verified_tokens::VerifiedTokens;
 use crate::config::{ExternalAlgorithm, ServeArgs};
+use crate::db::worker::WorkerConnection;
 use crate::db::{self, DbPool};
 use crate::health::metrics::PoolCollector;
 use crate::http::fallback::{self, KnownRoutes};
@@ -119,10 +121,15 @@ impl Application {
         let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
 
         let state_for_jobs = state.clone();
+        let database_url = args.database.database_url.clone();
+        let db_timeout = Duration::from_millis(args.database.db_timeout_ms);
         let server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
                 .app_data(state.clone())
+                // Made here, so on the worker's own thread: see db::worker.
+                .app_data(WorkerConnection::new(&database_url, db_timeout))
+                .app_data(VerifiedTokens::default())
                 .app_data(known_routes.clone())
                 .app_data(BodyLimit { bytes: body_limit, timeout: body_timeout })
                 .app_data(web::PayloadConfig::new(body_limit))

@@ -14,6 +14,7 @@ use crate::audit;
 use crate::auth::scopes::{AssessmentsRead, AssessmentsWrite};
 use crate::auth::{Auth, Principal};
 use crate::clients;
+use crate::db::worker::WorkerConnection;
 use crate::events::{self, EventData, EventType};
 use crate::fhir::FhirResource;
 use crate::http::etag::etag;
@@ -249,10 +250,10 @@ pub async fn list_assessments(
 pub async fn get_assessment(
     auth: Auth<AssessmentsRead>,
     id: web::Path<Uuid>,
-    state: web::Data<AppState>,
+    db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    let row = store::find_assessment(&mut conn, auth.practice_id, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    let row = db.read(async |conn| store::find_assessment(conn, auth.practice_id, *id).await).await?;
+    let row = row.ok_or(ApiError::NotFound(RESOURCE))?;
     let tag = etag(row.version);
     Ok(HttpResponse::Ok().insert_header(header::ETag(tag)).json(Assessment::try_from(row)?))
 }
@@ -287,12 +288,12 @@ pub async fn get_assessment_fhir(
 ) -> Result<HttpResponse, ApiError> {
     let practice = auth.practice_id;
     let mut conn = state.pool.get().await?;
-    let row = store::find_assessment(&mut conn, practice, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    let row = store::find_assessment(&conn, practice, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
     let assessment = Assessment::try_from(row)?;
     let (_, definition) = instrument_for(&mut conn, practice, assessment.instrument_id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assessment's instrument is missing")))?;
-    let client = clients::store::find_client(&mut conn, practice, assessment.client_id).await?;
+    let client = clients::store::find_client(&conn, practice, assessment.client_id).await?;
     let external_id = client.and_then(|c| c.external_id);
     let bundle = super::fhir::bundle(&assessment, &definition, external_id.as_deref()).ok_or(ApiError::Conflict {
         code: "assessment_not_completed",

@@ -70,7 +70,7 @@ pub struct AssessmentFilter {
 }
 
 pub async fn find_assessment(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     id: Uuid,
 ) -> QueryResult<Option<AssessmentRow>> {
@@ -79,7 +79,7 @@ pub async fn find_assessment(
         .filter(assessments::practice_id.eq(practice.0))
         .filter(assessments::id.eq(id))
         .select(ROW)
-        .first(conn)
+        .first(&mut { conn })
         .await
         .optional()
 }

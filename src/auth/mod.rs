@@ -9,6 +9,7 @@ pub mod routes;
 pub mod scopes;
 pub mod secret;
 pub mod store;
+pub mod verified_tokens;
 
 pub use principal::{Auth, Principal};
 pub use scopes::Scope;

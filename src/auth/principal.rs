@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::jwt::TokenOrigin;
 use super::scopes::{RequiredScope, Scope};
+use super::verified_tokens::{Checked, VerifiedTokens};
 use crate::http::ApiError;
 use crate::practices::PracticeId;
 use crate::state::AppState;
@@ -40,7 +41,7 @@ impl<S: RequiredScope> std::ops::Deref for Auth<S> {
     }
 }
 
-fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
+fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -50,18 +51,41 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     if !kind.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(ApiError::InvalidToken("send `Authorization: Bearer <token>`"));
     }
-    Ok(token.trim().to_owned())
+    Ok(token.trim())
 }
 
 /// Checks the bearer token of a request and returns its principal (scope
-/// checks are the caller's).
+/// checks are the caller's). The signature and claims are checked once per
+/// worker and token (see `verified_tokens`); revocation on every request.
 pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?
         .clone();
     let token = bearer_token(req)?;
-    let verified = state.tokens.verify(&token).map_err(ApiError::InvalidToken)?;
+    let now = chrono::Utc::now().timestamp();
+    let remembered = VerifiedTokens::of(req);
+    let checked = match remembered.and_then(|tokens| tokens.get(token, now)) {
+        Some(checked) => checked,
+        None => {
+            let checked = check(&state, token)?;
+            if let Some(tokens) = remembered {
+                tokens.insert(token, checked.clone(), now);
+            }
+            checked
+        }
+    };
+    if let Some(client_id) = checked.local_client
+        && !state.revocations.is_active(&state.pool, checked.principal.practice_id, client_id).await?
+    {
+        return Err(ApiError::InvalidToken("the token's API client has been revoked"));
+    }
+    Ok(checked.principal)
+}
+
+/// The full check of a token's signature and claims.
+fn check(state: &AppState, token: &str) -> Result<Checked, ApiError> {
+    let verified = state.tokens.verify(token).map_err(ApiError::InvalidToken)?;
     let claims = verified.claims;
     let practice_id = claims
         .practice_id
@@ -69,15 +93,19 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .and_then(|id| Uuid::parse_str(id).ok())
         .map(PracticeId)
         .ok_or(ApiError::InvalidToken("the token names no practice"))?;
-    if verified.origin == TokenOrigin::Local {
-        let client_id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::InvalidToken("the token is malformed"))?;
-        if !state.revocations.is_active(&state.pool, practice_id, client_id).await? {
-            return Err(ApiError::InvalidToken("the token's API client has been revoked"));
+    let local_client = match verified.origin {
+        TokenOrigin::Local => {
+            Some(Uuid::parse_str(&claims.sub).map_err(|_| ApiError::InvalidToken("the token is malformed"))?)
         }
-    }
+        TokenOrigin::External => None,
+    };
     // Unknown scope names from an external issuer are ignored, not fatal.
     let scopes = claims.scope.split(' ').filter_map(Scope::parse).collect();
-    Ok(Principal { practice_id, subject: claims.sub, actor: claims.act.map(|a| a.sub), scopes })
+    Ok(Checked {
+        principal: Principal { practice_id, subject: claims.sub, actor: claims.act.map(|a| a.sub), scopes },
+        local_client,
+        expires_at: claims.exp,
+    })
 }
 
 /// Checks the token and the practice's request rate: what every

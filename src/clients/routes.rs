@@ -9,6 +9,7 @@ use super::store::{self, Change, ClientFilter};
 use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{ClientsRead, ClientsWrite};
+use crate::db::worker::WorkerConnection;
 use crate::events::{self, EventData, EventType};
 use crate::http::etag::{Precondition, etag};
 use crate::http::headers::{IdempotencyKeyHeader, IfMatchHeader};
@@ -161,11 +162,10 @@ pub async fn list_clients(
 pub async fn get_client(
     auth: Auth<ClientsRead>,
     id: web::Path<Uuid>,
-    state: web::Data<AppState>,
+    db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    let row = store::find_client(&mut conn, auth.practice_id, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
-    with_etag(row)
+    let row = db.read(async |conn| store::find_client(conn, auth.practice_id, *id).await).await?;
+    with_etag(row.ok_or(ApiError::NotFound(RESOURCE))?)
 }
 
 /// Change a client.

@@ -49,16 +49,12 @@ pub async fn insert_client(
         .await
 }
 
-pub async fn find_client(
-    conn: &mut AsyncPgConnection,
-    practice: PracticeId,
-    id: Uuid,
-) -> QueryResult<Option<ClientRow>> {
+pub async fn find_client(conn: &AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<ClientRow>> {
     clients::table
         .filter(clients::practice_id.eq(practice.0))
         .filter(clients::id.eq(id))
         .select(ClientRow::as_select())
-        .first(conn)
+        .first(&mut { conn })
         .await
         .optional()
 }

@@ -1,6 +1,7 @@
 //! Database access: the connection pool, embedded migrations and the schema.
 
 pub mod schema;
+pub mod worker;
 
 use std::time::Duration;
 

@@ -9,6 +9,7 @@ use super::store::{self, Registration};
 use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{Admin, HomeworkRead};
+use crate::db::worker::WorkerConnection;
 use crate::http::headers::{AcceptLanguageHeader, IdempotencyKeyHeader};
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ParsedJson, ValidQuery};
@@ -85,10 +86,10 @@ pub async fn get_exercise(
     auth: Auth<HomeworkRead>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    state: web::Data<AppState>,
+    db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    let row = store::find_exercise(&mut conn, auth.practice_id, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    let row = db.read(async |conn| store::find_exercise(conn, auth.practice_id, *id).await).await?;
+    let row = row.ok_or(ApiError::NotFound(RESOURCE))?;
     let language = Language::from_request(&req);
     let found = Exercise::try_from(row)?;
     let speaks = found.definition.speaks(language);

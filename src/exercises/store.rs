@@ -23,7 +23,7 @@ pub struct ExerciseRow {
 }
 
 pub async fn find_exercise(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     id: Uuid,
 ) -> QueryResult<Option<ExerciseRow>> {
@@ -31,7 +31,7 @@ pub async fn find_exercise(
         .filter(exercises::id.eq(id))
         .filter(exercises::practice_id.is_null().or(exercises::practice_id.eq(practice.0)))
         .select(ExerciseRow::as_select())
-        .first(conn)
+        .first(&mut { conn })
         .await
         .optional()
 }

@@ -14,6 +14,7 @@ use super::store::{self, Changes, NewLog, NewRow};
 use crate::audit;
 use crate::auth::scopes::{HomeworkRead, HomeworkWrite};
 use crate::auth::{Auth, Principal};
+use crate::db::worker::WorkerConnection;
 use crate::events::{self, EventData, EventType};
 use crate::exercises::definition::ExerciseDefinition;
 use crate::exercises::logging::check_fields;
@@ -175,11 +176,12 @@ pub async fn list_homework(
 pub async fn get_homework(
     auth: Auth<HomeworkRead>,
     id: web::Path<Uuid>,
-    state: web::Data<AppState>,
+    db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    let (homework, tag) = current(&mut conn, auth.practice_id, *id).await?;
-    Ok(HttpResponse::Ok().insert_header((header::ETAG, tag)).json(homework))
+    let row = db.read(async |conn| store::find_homework(conn, auth.practice_id, *id).await).await?;
+    let row = row.ok_or(ApiError::NotFound(RESOURCE))?;
+    let tag = etag(row.version).to_string();
+    Ok(HttpResponse::Ok().insert_header((header::ETAG, tag)).json(Homework::try_from(row)?))
 }
 
 /// Change an assignment.
@@ -393,7 +395,7 @@ pub async fn list_homework_logs(
     let practice = auth.practice_id;
     let mut conn = state.pool.get().await?;
     // The assignment must be the practice's own, even when it has no logs.
-    store::find_homework(&mut conn, practice, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    store::find_homework(&conn, practice, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
     let rows = store::list_logs(&mut conn, practice, *id, query.from, query.to, page).await?;
     let (rows, next_cursor) = page.finish(rows, |row| row.id);
     Ok(web::Json(HomeworkLogList { data: rows.into_iter().map(HomeworkLog::from).collect(), next_cursor }))
@@ -435,7 +437,7 @@ pub async fn get_homework_fhir(
         .await?
         .map_or_else(|| homework.exercise_key.clone(), |d| d.title);
     let external_id =
-        clients::store::find_client(&mut conn, practice, homework.client_id).await?.and_then(|c| c.external_id);
+        clients::store::find_client(&conn, practice, homework.client_id).await?.and_then(|c| c.external_id);
     let page = PageRequest::new(Some(FHIR_LOG_LIMIT), None)?;
     let logs: Vec<HomeworkLog> = store::list_logs(&mut conn, practice, homework.id, None, None, page)
         .await?

@@ -88,7 +88,7 @@ pub async fn insert_homework(conn: &mut AsyncPgConnection, practice: PracticeId,
 }
 
 pub async fn find_homework(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     id: Uuid,
 ) -> QueryResult<Option<HomeworkRow>> {
@@ -97,7 +97,7 @@ pub async fn find_homework(
         .filter(homework::practice_id.eq(practice.0))
         .filter(homework::id.eq(id))
         .select(ROW)
-        .first(conn)
+        .first(&mut { conn })
         .await
         .optional()
 }

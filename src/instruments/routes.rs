@@ -9,6 +9,7 @@ use super::store::{self, Registration};
 use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{Admin, AssessmentsRead};
+use crate::db::worker::WorkerConnection;
 use crate::fhir::{self, FhirResource};
 use crate::http::headers::{AcceptLanguageHeader, IdempotencyKeyHeader};
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
@@ -86,10 +87,10 @@ pub async fn get_instrument(
     auth: Auth<AssessmentsRead>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    state: web::Data<AppState>,
+    db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    let row = store::find_instrument(&mut conn, auth.practice_id, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    let row = db.read(async |conn| store::find_instrument(conn, auth.practice_id, *id).await).await?;
+    let row = row.ok_or(ApiError::NotFound(RESOURCE))?;
     let language = Language::from_request(&req);
     let found = Instrument::try_from(row)?;
     let speaks = found.definition.speaks(language);
@@ -122,8 +123,8 @@ pub async fn get_instrument_fhir(
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    let row = store::find_instrument(&mut conn, auth.practice_id, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    let conn = state.pool.get().await?;
+    let row = store::find_instrument(&conn, auth.practice_id, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
     let instrument = Instrument::try_from(row)?;
     Ok(fhir::respond(super::fhir::questionnaire(instrument.id, instrument.version, &instrument.definition)))
 }

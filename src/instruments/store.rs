@@ -23,7 +23,7 @@ pub struct InstrumentRow {
 }
 
 pub async fn find_instrument(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     id: Uuid,
 ) -> QueryResult<Option<InstrumentRow>> {
@@ -31,7 +31,7 @@ pub async fn find_instrument(
         .filter(instruments::id.eq(id))
         .filter(instruments::practice_id.is_null().or(instruments::practice_id.eq(practice.0)))
         .select(InstrumentRow::as_select())
-        .first(conn)
+        .first(&mut { conn })
         .await
         .optional()
 }

@@ -48,7 +48,7 @@ pub async fn list_recommendations(
     let practice = auth.practice_id;
     let client_id = id.into_inner();
     let mut conn = state.pool.get().await?;
-    clients::store::find_client(&mut conn, practice, client_id).await?.ok_or(ApiError::NotFound("client"))?;
+    clients::store::find_client(&conn, practice, client_id).await?.ok_or(ApiError::NotFound("client"))?;
     let latest = store::latest_results(&mut conn, practice, client_id).await?;
     let based_on: Vec<BasedOn> = latest
         .iter()

@@ -248,7 +248,7 @@ pub async fn get_relationship_profile(
     let now = Utc::now();
     let mut members = Vec::with_capacity(found.client_ids.len());
     for client_id in &found.client_ids {
-        let client = clients::store::find_client(&mut conn, practice, *client_id)
+        let client = clients::store::find_client(&conn, practice, *client_id)
             .await?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a relationship member is missing")))?;
         let mut leans = Vec::new();

@@ -20,6 +20,7 @@ use super::{ROTATION_OVERLAP, TEST_EVENT_TYPE, Webhooks};
 use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::Admin;
+use crate::db::worker::WorkerConnection;
 use crate::events::model::EventType;
 use crate::http::etag::{Precondition, etag};
 use crate::http::headers::{IdempotencyKeyHeader, IfMatchHeader};
@@ -230,13 +231,10 @@ pub async fn list_webhook_endpoints(
 pub async fn get_webhook_endpoint(
     auth: Auth<Admin>,
     id: web::Path<Uuid>,
-    state: web::Data<AppState>,
+    db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    let row = store::find_endpoint(&mut conn, auth.practice_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound(RESOURCE))?;
-    with_etag(row)
+    let row = db.read(async |conn| store::find_endpoint(conn, auth.practice_id, *id).await).await?;
+    with_etag(row.ok_or(ApiError::NotFound(RESOURCE))?)
 }
 
 /// Change a webhook endpoint.
@@ -419,8 +417,8 @@ pub async fn test_webhook_endpoint(
     let practice = auth.practice_id;
     let id = id.into_inner();
     let row = {
-        let mut conn = state.pool.get().await?;
-        store::find_endpoint(&mut conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?
+        let conn = state.pool.get().await?;
+        store::find_endpoint(&conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?
     };
     let secrets = webhooks
         .key
@@ -481,7 +479,7 @@ pub async fn list_webhook_deliveries(
     let page = PageRequest::new(query.limit, query.cursor.as_deref())?;
     let id = id.into_inner();
     let mut conn = state.pool.get().await?;
-    if store::find_endpoint(&mut conn, auth.practice_id, id).await?.is_none() {
+    if store::find_endpoint(&conn, auth.practice_id, id).await?.is_none() {
         return Err(ApiError::NotFound(RESOURCE));
     }
     let rows = store::list_attempts(&mut conn, auth.practice_id, id, page).await?;

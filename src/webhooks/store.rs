@@ -105,7 +105,7 @@ pub async fn list_endpoints(
 }
 
 pub async fn find_endpoint(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     id: Uuid,
 ) -> QueryResult<Option<EndpointRow>> {
@@ -113,7 +113,7 @@ pub async fn find_endpoint(
         .filter(webhook_endpoints::practice_id.eq(practice.0))
         .filter(webhook_endpoints::id.eq(id))
         .select(EndpointRow::as_select())
-        .first(conn)
+        .first(&mut { conn })
         .await
         .optional()
 }

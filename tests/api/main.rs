@@ -29,3 +29,4 @@ mod recommendations;
 mod relationships;
 mod tokens;
 mod webhooks;
+mod worker_reads;
