@@ -118,7 +118,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// Every authenticated operation may meet the practice's request rate, and
-/// every operation with a JSON body the body timeout: both come from shared
+/// every operation with a body the body timeout: both come from shared
 /// extractors, so they are documented here once rather than by each handler.
 fn answer_limits_everywhere(doc: &mut utoipa::openapi::OpenApi) {
     for item in doc.paths.paths.values_mut() {
@@ -126,10 +126,7 @@ fn answer_limits_everywhere(doc: &mut utoipa::openapi::OpenApi) {
             if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
                 answer_shared(operation, "429", "TooManyRequests");
             }
-            // The JSON extractor keeps the body timeout (the token endpoint's form does not).
-            let json_body = matches!(&operation.request_body,
-                Some(RefOr::T(body)) if body.content.keys().any(|media_type| media_type.contains("json")));
-            if json_body {
+            if operation.request_body.is_some() {
                 answer_shared(operation, "408", "RequestTimeout");
             }
         }

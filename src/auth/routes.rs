@@ -10,6 +10,7 @@ use super::model::{OAuthError, TokenRequest, TokenResponse};
 use super::scopes::Scope;
 use super::secret::Verified;
 use super::{secret, store};
+use crate::http::body::Body;
 use crate::rate_limits;
 use crate::state::AppState;
 
@@ -41,7 +42,7 @@ const MAX_ACTOR_LEN: usize = 128;
 #[post("/oauth/token")]
 pub async fn create_token(
     req: HttpRequest,
-    body: web::Bytes,
+    Body(body): Body,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let is_form = req

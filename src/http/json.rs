@@ -3,21 +3,13 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
-use futures_util::StreamExt;
+use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use super::problem::{ApiError, FieldError};
-
-/// The largest request body accepted, and how long it may take to arrive (app data).
-#[derive(Debug, Clone, Copy)]
-pub struct BodyLimit {
-    pub bytes: usize,
-    pub timeout: std::time::Duration,
-}
 
 /// A JSON body, parsed and validated.
 pub struct ValidJson<T>(pub T);
@@ -45,9 +37,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for ParsedJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let (limit, timeout) = req
-            .app_data::<BodyLimit>()
-            .map_or((64 * 1024, std::time::Duration::from_secs(10)), |l| (l.bytes, l.timeout));
         let content_type_ok = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -55,37 +44,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for ParsedJson<T> {
             .and_then(|v| v.split(';').next())
             .map(|v| v.trim().to_ascii_lowercase())
             .is_some_and(|v| v == "application/json" || (v.starts_with("application/") && v.ends_with("+json")));
-        let declared_len = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let body = super::body::read(req, payload);
         Box::pin(async move {
             if !content_type_ok {
                 return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
             }
-            if declared_len.is_some_and(|len| len > limit) {
-                return Err(ApiError::PayloadTooLarge { limit });
-            }
-            // A body trickled in a byte at a time holds a worker's slot: it
-            // has `timeout` to arrive whole.
-            let body = tokio::time::timeout(timeout, async {
-                let mut body = web::BytesMut::new();
-                while let Some(chunk) = payload.next().await {
-                    let chunk = chunk.map_err(|_| {
-                        ApiError::bad_request("malformed_body", "body", "the request body could not be read")
-                    })?;
-                    if body.len() + chunk.len() > limit {
-                        return Err(ApiError::PayloadTooLarge { limit });
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(body)
-            })
-            .await
-            .map_err(|_| ApiError::RequestTimeout)??;
-            Ok(ParsedJson(parse_json(&body)?))
+            Ok(ParsedJson(parse_json(&body.await?)?))
         })
     }
 }

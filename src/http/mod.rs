@@ -1,6 +1,7 @@
 //! HTTP conventions shared by every resource: problem+json errors, request
 //! ids, validated JSON, keyset pagination, ETags and idempotent writes.
 
+pub mod body;
 pub mod etag;
 pub mod fallback;
 pub mod headers;

@@ -140,19 +140,35 @@ async fn slow_clients_are_cut_off_and_others_are_served_meanwhile() {
         assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
     }
 
-    // A body trickled in past the body timeout: 408 problem+json.
-    let mut stream = TcpStream::connect(&address).await.unwrap();
-    let head = format!(
+    // A body that stops arriving: 408 problem+json, whatever reads it (the
+    // JSON extractor, the token endpoint's form, a client page's form).
+    let json_head = format!(
         "POST /v1/clients HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nContent-Length: 40\r\n\r\n{{\"display_name\""
     );
+    let form_head = "POST /v1/oauth/token HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\ngrant_type="
+        .to_owned();
+    let page_head = format!(
+        "POST /l/assessments/{} HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\ncsrf=",
+        uuid::Uuid::now_v7()
+    );
+    for head in [json_head, form_head, page_head] {
+        let answer = stalled_body(&address, &head).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{head}: {answer}");
+        assert!(answer.contains("request_timeout"), "{head}: {answer}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM clients").await, 0);
+}
+
+/// Sends `head` (a request whose body is cut short) and answers what comes back.
+async fn stalled_body(address: &str, head: &str) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut answer = vec![0u8; 2048];
     let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer)).await.unwrap().unwrap();
-    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains("request_timeout"), "{answer}");
-    assert_eq!(app.count("SELECT count(*) FROM clients").await, 0);
+    String::from_utf8_lossy(&answer[..read]).into_owned()
 }
 
 async fn trickle_headers_owned(address: String, pace: Duration) -> Vec<u8> {

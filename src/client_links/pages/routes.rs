@@ -31,6 +31,7 @@ use crate::client_links::store::{self, LinkRow};
 use crate::exercises::definition::{ExerciseDefinition, LogFieldKind};
 use crate::homework::routes::{exercise_definition, record_log};
 use crate::http::ApiError;
+use crate::http::body::Body;
 use crate::http::pagination::PageRequest;
 use crate::i18n::Language;
 use crate::instruments::definition::InstrumentDefinition;
@@ -492,7 +493,7 @@ async fn assessment_post(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> HttpResponse {
     let id = id.into_inner();
     let path = format!("/l/assessments/{id}");
@@ -770,7 +771,7 @@ async fn homework_post(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> HttpResponse {
     let id = id.into_inner();
     let path = format!("/l/homework/{id}");
