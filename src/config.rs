@@ -124,6 +124,11 @@ pub struct ServeArgs {
     /// How often an instance re-reads whether an API client was revoked, in seconds.
     #[arg(long, env = "ATTUNE_REVOCATION_CHECK_SECONDS", default_value_t = 5)]
     pub revocation_check_seconds: u64,
+    /// Whether reads, searches, exports and refused requests are recorded in
+    /// the audit trail (`on`: committed before the answer; `durable`: also
+    /// flushed to disk first; `off`: only writes, which always are).
+    #[arg(long, env = "ATTUNE_AUDIT_READS", value_enum, default_value = "on")]
+    pub audit_reads: crate::audit::writer::ReadAuditing,
     /// Seconds in-flight requests get to finish on SIGTERM.
     #[arg(long, env = "ATTUNE_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 30)]
     pub shutdown_timeout_seconds: u64,
@@ -286,6 +291,7 @@ impl ServeArgs {
             external_jwt_audience: None,
             body_limit_bytes: 65536,
             revocation_check_seconds: 5,
+            audit_reads: crate::audit::writer::ReadAuditing::On,
             shutdown_timeout_seconds: 30,
             skip_migrations: false,
             log_format: LogFormat::Text,

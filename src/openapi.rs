@@ -42,6 +42,7 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
         (name = "client_links", description = "Links a client opens on any device to complete assessments and log homework"),
         (name = "events", description = "What changed in the practice, oldest first: the feed an integration catches up from"),
         (name = "webhooks", description = "Receivers the practice's events are pushed to, signed by the Standard Webhooks scheme"),
+        (name = "audit", description = "Who accessed which client's data, and changed which credential: the practice's tamper-evident trail"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(
@@ -101,6 +102,7 @@ fn scope_description(scope: Scope) -> &'static str {
         Scope::HomeworkWrite => "Assign homework and log practice",
         Scope::ProgressRead => "Read progress, charts and profiles",
         Scope::EventsRead => "Read the event feed",
+        Scope::AuditRead => "Read the audit trail (admin includes it)",
         Scope::Admin => "Manage API clients and practice-wide definitions",
     }
 }
@@ -114,7 +116,23 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     link_created_resources(&mut doc);
     answer_limits_everywhere(&mut doc);
+    mark_audited_operations(&mut doc);
     doc
+}
+
+/// Says on each audited operation how the trail records it
+/// (`x-attune-audit: {action, resource_type}`), from the one table the
+/// recording middleware reads.
+fn mark_audited_operations(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        for operation in operations_mut(item) {
+            let Some(audited) = operation.operation_id.as_deref().and_then(crate::audit::operations::audited) else {
+                continue;
+            };
+            let mark = serde_json::json!({"action": audited.action, "resource_type": audited.resource_type});
+            operation.extensions.get_or_insert_with(Default::default).insert("x-attune-audit".to_owned(), mark);
+        }
+    }
 }
 
 /// Every authenticated operation may meet the practice's request rate, and

@@ -11,6 +11,8 @@ use anyhow::Context;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::audit::trail::Trail;
+use crate::audit::writer::AuditWriter;
 use crate::auth::jwt::{ExternalIssuer, TokenKeys};
 use crate::auth::revocation::RevocationCache;
 use crate::auth::verified_tokens::VerifiedTokens;
@@ -25,7 +27,7 @@ use crate::jobs::Jobs;
 use crate::rate_limits::{FailureLimiter, PracticeLimiter, TokenGuard};
 use crate::routes::routes;
 use crate::state::{AppState, RuntimeSettings};
-use crate::{background, client_links, openapi};
+use crate::{audit, background, client_links, openapi};
 
 fn token_keys(args: &ServeArgs) -> anyhow::Result<TokenKeys> {
     let secret = args.jwt_secret.as_deref().filter(|s| !s.is_empty());
@@ -115,6 +117,8 @@ impl Application {
 
         let doc = openapi::document();
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&doc));
+        let trail = web::Data::new(Trail::from_openapi(&doc, args.audit_reads, args.limits.trusted_proxy_hops));
+        let audit_reads = args.audit_reads;
         let doc_json = web::Bytes::from(openapi::render_json(&doc)?);
         let body_limit = args.body_limit_bytes;
         let body_timeout = Duration::from_millis(args.limits.client_body_timeout_ms);
@@ -130,6 +134,8 @@ impl Application {
                 // Made here, so on the worker's own thread: see db::worker.
                 .app_data(WorkerConnection::new(&database_url, db_timeout))
                 .app_data(VerifiedTokens::default())
+                .app_data(AuditWriter::new(&database_url, db_timeout, audit_reads))
+                .app_data(trail.clone())
                 .app_data(known_routes.clone())
                 .app_data(BodyLimit { bytes: body_limit, timeout: body_timeout })
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -142,6 +148,7 @@ impl Application {
                 .app_data(web::Data::new(OpenApiDocument(doc_json.clone())))
                 .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
                 .default_service(web::to(fallback::no_route))
+                .wrap(from_fn(audit::trail::middleware))
                 .wrap(metrics.clone())
                 .wrap(from_fn(request_id::middleware))
         })

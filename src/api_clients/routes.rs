@@ -1,5 +1,6 @@
 //! `/v1/api-clients`: practice admins manage their integrations' credentials.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use uuid::Uuid;
 
@@ -93,6 +94,7 @@ pub async fn create_api_client(
     state: web::Data<AppState>,
     ValidJson(input): ValidJson<NewApiClient>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let practice = principal.practice_id;
     let fingerprint = idempotency::fingerprint(&req, &input)?;
@@ -100,7 +102,8 @@ pub async fn create_api_client(
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
             let row = store::insert_api_client(conn, practice, &input.name, &input.scopes, &hash).await?;
-            audit::record(conn, &principal, "api_client.created", RESOURCE, row.id).await?;
+            entry.resource(row.id);
+            audit::record(conn, &entry, StatusCode::CREATED).await?;
             let id = row.id;
             let body = ApiClientCredentials { client: row.into(), client_secret };
             let mut outcome = WriteOutcome::created(body, format!("/v1/api-clients/{id}"), None)?;
@@ -142,6 +145,7 @@ pub async fn rotate_api_client_secret(
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let practice = principal.practice_id;
     let id = id.into_inner();
@@ -150,7 +154,7 @@ pub async fn rotate_api_client_secret(
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
             let row = store::rotate_secret(conn, practice, id, &hash).await?.ok_or(ApiError::NotFound(RESOURCE))?;
-            audit::record(conn, &principal, "api_client.secret_rotated", RESOURCE, id).await?;
+            audit::record(conn, &entry, StatusCode::OK).await?;
             let mut outcome = WriteOutcome::ok(ApiClientCredentials { client: row.into(), client_secret })?;
             outcome.sensitive = true;
             Ok(outcome)
@@ -186,6 +190,7 @@ pub async fn revoke_api_client(
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let id = id.into_inner();
     if principal.subject == id.to_string() {
@@ -199,7 +204,7 @@ pub async fn revoke_api_client(
             if !store::revoke(conn, principal.practice_id, id).await? {
                 return Err(ApiError::NotFound(RESOURCE));
             }
-            audit::record(conn, &principal, "api_client.revoked", RESOURCE, id).await?;
+            audit::record(conn, &entry, StatusCode::NO_CONTENT).await?;
             Ok(())
         })
     })

@@ -1,5 +1,6 @@
 //! `/v1/assessments`: assign instruments to clients, submit answers, read scores.
 
+use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Duration, Utc};
@@ -79,7 +80,6 @@ async fn score_and_complete(
         at: completed_at.unwrap_or(now),
     };
     store::complete(conn, practice, assessment_id, client_id, completion).await?;
-    audit::record(conn, principal, "assessment.completed", RESOURCE, assessment_id).await?;
     let deteriorated =
         progress::shows_reliable_deterioration(conn, practice, client_id, &instrument.key, assessment_id).await?;
     let data = EventData::assessment(client_id, assessment_id, AssessmentStatus::Completed.as_str());
@@ -93,14 +93,16 @@ async fn score_and_complete(
 
 /// Scores and completes an open assessment, refusing a completed or
 /// cancelled one (409). The one path answers take, from the API and from a
-/// client's link page alike; run it in the caller's transaction.
+/// client's link page alike; run it in the caller's transaction. Answers
+/// the client the assessment belongs to (for the caller's audit entry,
+/// which it records last).
 pub async fn complete_open_assessment(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     id: Uuid,
     answers: &[Answer],
     completed_at: Option<DateTime<Utc>>,
-) -> Result<(), ApiError> {
+) -> Result<Uuid, ApiError> {
     let practice = principal.practice_id;
     let locked = store::lock_assessment(conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
     if locked.status != AssessmentStatus::Assigned.as_str() {
@@ -109,7 +111,8 @@ pub async fn complete_open_assessment(
     let instrument = instrument_for(conn, practice, locked.instrument_id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assessment's instrument is missing")))?;
-    score_and_complete(conn, principal, id, locked.client_id, &instrument, answers, completed_at).await
+    score_and_complete(conn, principal, id, locked.client_id, &instrument, answers, completed_at).await?;
+    Ok(locked.client_id)
 }
 
 /// The assessment as stored now, as a replayable answer.
@@ -163,6 +166,7 @@ pub async fn create_assessment(
     state: web::Data<AppState>,
     ValidJson(input): ValidJson<NewAssessment>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let practice = principal.practice_id;
     let fingerprint = idempotency::fingerprint(&req, &input)?;
@@ -174,7 +178,6 @@ pub async fn create_assessment(
                 .ok_or_else(|| ApiError::validation("instrument_id", "no instrument with this id in your practice"))?;
             let id =
                 store::insert_assessment(conn, practice, input.client_id, input.instrument_id, input.due_on).await?;
-            audit::record(conn, &principal, "assessment.assigned", RESOURCE, id).await?;
             let data = EventData::assessment(input.client_id, id, AssessmentStatus::Assigned.as_str());
             events::append(conn, practice, EventType::AssessmentAssigned, &data).await?;
             match (&input.answers, input.completed_at) {
@@ -185,6 +188,9 @@ pub async fn create_assessment(
                 (None, Some(_)) => return Err(ApiError::validation("completed_at", "only with answers")),
                 (None, None) => {}
             }
+            entry.resource(id);
+            entry.concerns(input.client_id);
+            audit::record(conn, &entry, StatusCode::CREATED).await?;
             current(conn, practice, id, true).await
         })
     })
@@ -224,6 +230,7 @@ pub async fn list_assessments(
     let mut conn = state.pool.get().await?;
     let rows = store::list_assessments(&mut conn, auth.practice_id, &filter, page).await?;
     let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    auth.audit.found(rows.len());
     let data = rows.into_iter().map(Assessment::try_from).collect::<Result<_, _>>()?;
     Ok(web::Json(AssessmentList { data, next_cursor }))
 }
@@ -252,8 +259,9 @@ pub async fn get_assessment(
     id: web::Path<Uuid>,
     db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let row = db.read(async |conn| store::find_assessment(conn, auth.practice_id, *id).await).await?;
+    let row = db.run(async |conn| store::find_assessment(conn, auth.practice_id, *id).await).await?;
     let row = row.ok_or(ApiError::NotFound(RESOURCE))?;
+    auth.audit.concerns(row.client_id);
     let tag = etag(row.version);
     Ok(HttpResponse::Ok().insert_header(header::ETag(tag)).json(Assessment::try_from(row)?))
 }
@@ -290,6 +298,7 @@ pub async fn get_assessment_fhir(
     let mut conn = state.pool.get().await?;
     let row = store::find_assessment(&conn, practice, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
     let assessment = Assessment::try_from(row)?;
+    auth.audit.concerns(assessment.client_id);
     let (_, definition) = instrument_for(&mut conn, practice, assessment.instrument_id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assessment's instrument is missing")))?;
@@ -349,13 +358,16 @@ pub async fn submit_responses(
     state: web::Data<AppState>,
     ValidJson(input): ValidJson<AssessmentResponses>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let practice = principal.practice_id;
     let id = id.into_inner();
     let fingerprint = idempotency::fingerprint(&req, &input)?;
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
-            complete_open_assessment(conn, &principal, id, &input.answers, input.completed_at).await?;
+            let client_id = complete_open_assessment(conn, &principal, id, &input.answers, input.completed_at).await?;
+            entry.concerns(client_id);
+            audit::record(conn, &entry, StatusCode::OK).await?;
             current(conn, practice, id, false).await
         })
     })
@@ -393,6 +405,7 @@ pub async fn cancel_assessment(
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let practice = principal.practice_id;
     let id = id.into_inner();
@@ -403,13 +416,14 @@ pub async fn cancel_assessment(
             match AssessmentStatus::from_db(&locked.status) {
                 Some(AssessmentStatus::Assigned) => {
                     store::cancel(conn, practice, id).await?;
-                    audit::record(conn, &principal, "assessment.cancelled", RESOURCE, id).await?;
                     let data = EventData::assessment(locked.client_id, id, AssessmentStatus::Cancelled.as_str());
                     events::append(conn, practice, EventType::AssessmentCancelled, &data).await?;
                 }
                 Some(AssessmentStatus::Cancelled) => {}
                 _ => return Err(not_open(&locked.status)),
             }
+            entry.concerns(locked.client_id);
+            audit::record(conn, &entry, StatusCode::OK).await?;
             current(conn, practice, id, false).await
         })
     })

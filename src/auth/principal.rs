@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::jwt::TokenOrigin;
 use super::scopes::{RequiredScope, Scope};
 use super::verified_tokens::{Checked, VerifiedTokens};
+use crate::audit::Note;
 use crate::http::ApiError;
 use crate::practices::PracticeId;
 use crate::state::AppState;
@@ -31,6 +32,9 @@ pub struct Principal {
 /// A checked principal holding the scope `S`.
 pub struct Auth<S: RequiredScope> {
     pub principal: Principal,
+    /// The request's audit entry in the making (records nothing when the
+    /// operation is not audited).
+    pub audit: Note,
     _scope: PhantomData<S>,
 }
 
@@ -112,6 +116,9 @@ fn check(state: &AppState, token: &str) -> Result<Checked, ApiError> {
 /// authenticated handler's extractor starts with.
 async fn admit(req: &HttpRequest) -> Result<Principal, ApiError> {
     let principal = authenticate(req).await?;
+    // Known from here on, so a refusal below is recorded in this practice's trail.
+    let path_id = req.match_info().get("id").and_then(|id| Uuid::parse_str(id).ok());
+    Note::of(req).identify(&principal, path_id);
     if let Some(limiter) = req.app_data::<web::Data<AppState>>().and_then(|s| s.practice_limiter.as_ref()) {
         let status = limiter.check(principal.practice_id.0);
         if !status.allowed {
@@ -131,7 +138,7 @@ impl<S: RequiredScope + 'static> FromRequest for Auth<S> {
         Box::pin(async move {
             let principal = admit(&req).await?;
             principal.require(S::SCOPE)?;
-            Ok(Auth { principal, _scope: PhantomData })
+            Ok(Auth { principal, audit: Note::of(&req), _scope: PhantomData })
         })
     }
 }
@@ -140,13 +147,18 @@ impl Principal {
     /// Refuses unless the token carries `scope`: for handlers whose required
     /// scope depends on the request (a link needs the scope of what it covers).
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.contains(&scope) { Ok(()) } else { Err(ApiError::InsufficientScope(scope.as_str())) }
+        if self.holds(scope) { Ok(()) } else { Err(ApiError::InsufficientScope(scope.as_str())) }
+    }
+
+    /// Whether the token's scopes allow `scope`.
+    pub fn holds(&self, scope: Scope) -> bool {
+        self.scopes.iter().any(|held| held.allows(scope))
     }
 
     /// Refuses unless the token carries at least one of `scopes` (naming the
     /// first in the refusal).
     pub fn require_any(&self, scopes: &[Scope]) -> Result<(), ApiError> {
-        match scopes.iter().find(|scope| self.scopes.contains(scope)) {
+        match scopes.iter().find(|scope| self.holds(**scope)) {
             Some(_) => Ok(()),
             None => Err(ApiError::InsufficientScope(scopes.first().map_or("", |s| s.as_str()))),
         }

@@ -23,12 +23,14 @@ pub enum Scope {
     ProgressRead,
     #[serde(rename = "events:read")]
     EventsRead,
+    #[serde(rename = "audit:read")]
+    AuditRead,
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Scope::ClientsRead,
         Scope::ClientsWrite,
         Scope::AssessmentsRead,
@@ -37,6 +39,7 @@ impl Scope {
         Scope::HomeworkWrite,
         Scope::ProgressRead,
         Scope::EventsRead,
+        Scope::AuditRead,
         Scope::Admin,
     ];
 
@@ -50,8 +53,16 @@ impl Scope {
             Scope::HomeworkWrite => "homework:write",
             Scope::ProgressRead => "progress:read",
             Scope::EventsRead => "events:read",
+            Scope::AuditRead => "audit:read",
             Scope::Admin => "admin",
         }
+    }
+
+    /// Whether a token holding `self` may do what `needed` allows: a scope
+    /// allows itself, and `admin` also allows reading the audit trail (an
+    /// administrator answers for the practice's records).
+    pub fn allows(self, needed: Scope) -> bool {
+        self == needed || (self == Scope::Admin && needed == Scope::AuditRead)
     }
 
     pub fn parse(value: &str) -> Option<Scope> {
@@ -103,6 +114,7 @@ scope_markers! {
     HomeworkWrite => HomeworkWrite,
     ProgressRead => ProgressRead,
     EventsRead => EventsRead,
+    AuditRead => AuditRead,
     Admin => Admin,
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{Duration, Utc};
 use diesel_async::AsyncPgConnection;
@@ -137,6 +138,7 @@ fn check_coverage(input: &NewClientLink) -> Result<(), ApiError> {
 #[post("/client-links")]
 pub async fn create_client_link(
     principal: Principal,
+    entry: audit::Note,
     req: HttpRequest,
     key: IdempotencyKey,
     state: web::Data<AppState>,
@@ -188,7 +190,9 @@ pub async fn create_client_link(
                 expires_at: Utc::now() + Duration::hours(hours),
             };
             let row = store::insert_link(conn, practice, new).await?;
-            audit::record(conn, &principal, "client_link.created", "client_link", id).await?;
+            entry.resource(id);
+            entry.concerns(input.client_id);
+            audit::record(conn, &entry, StatusCode::CREATED).await?;
             let tag = etag(row.version).to_string();
             let issued =
                 IssuedClientLink { link: client_link(row, Vec::new()), url: format!("{public_url}/l/{token}") };
@@ -220,6 +224,7 @@ pub async fn create_client_link(
 #[get("/client-links")]
 pub async fn list_client_links(
     principal: Principal,
+    entry: audit::Note,
     ValidQuery(query): ValidQuery<ListClientLinksQuery>,
     state: web::Data<AppState>,
 ) -> Result<web::Json<ClientLinkList>, ApiError> {
@@ -228,6 +233,7 @@ pub async fn list_client_links(
     let mut conn = state.pool.get().await?;
     let rows = store::list_links(&mut conn, principal.practice_id, query.client_id, page).await?;
     let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    entry.found(rows.len());
     let data = with_submissions(&mut conn, principal.practice_id, rows).await?;
     Ok(web::Json(ClientLinkList { data, next_cursor }))
 }
@@ -255,6 +261,7 @@ pub async fn list_client_links(
 #[get("/client-links/{id}")]
 pub async fn get_client_link(
     principal: Principal,
+    entry: audit::Note,
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -262,6 +269,7 @@ pub async fn get_client_link(
     let practice = principal.practice_id;
     let mut conn = state.pool.get().await?;
     let row = store::find_link(&mut conn, practice, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    entry.concerns(row.client_id);
     let tag = etag(row.version);
     let mut links = with_submissions(&mut conn, practice, vec![row]).await?;
     let link = links.pop().ok_or_else(|| ApiError::internal(anyhow::anyhow!("a fetched link vanished")))?;
@@ -291,6 +299,7 @@ pub async fn get_client_link(
 #[delete("/client-links/{id}")]
 pub async fn revoke_client_link(
     principal: Principal,
+    entry: audit::Note,
     precondition: Precondition,
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
@@ -306,8 +315,9 @@ pub async fn revoke_client_link(
             }
             if row.revoked_at.is_none() {
                 store::revoke_link(conn, practice, id).await?;
-                audit::record(conn, &principal, "client_link.revoked", "client_link", id).await?;
             }
+            entry.concerns(row.client_id);
+            audit::record(conn, &entry, StatusCode::NO_CONTENT).await?;
             Ok(())
         })
     })

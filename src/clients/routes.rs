@@ -1,5 +1,6 @@
 //! `/v1/clients`: create, list, fetch, change and archive clients.
 
+use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use uuid::Uuid;
@@ -85,15 +86,18 @@ pub async fn create_client(
     state: web::Data<AppState>,
     ValidJson(input): ValidJson<NewClient>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let practice = principal.practice_id;
     let fingerprint = idempotency::fingerprint(&req, &input)?;
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
             let row = store::insert_client(conn, practice, &input).await.map_err(external_id_conflict)?;
-            audit::record(conn, &principal, "client.created", RESOURCE, row.id).await?;
             let data = EventData::client(row.id, &row.status);
             events::append(conn, practice, EventType::ClientCreated, &data).await?;
+            entry.resource(row.id);
+            entry.concerns(row.id);
+            audit::record(conn, &entry, StatusCode::CREATED).await?;
             let tag = etag(row.version).to_string();
             let client = Client::try_from(row)?;
             WriteOutcome::created(&client, format!("/v1/clients/{}", client.id), Some(tag))
@@ -135,6 +139,7 @@ pub async fn list_clients(
     let mut conn = state.pool.get().await?;
     let rows = store::list_clients(&mut conn, auth.practice_id, &filter, page).await?;
     let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    auth.audit.found(rows.len());
     let data = rows.into_iter().map(Client::try_from).collect::<Result<_, _>>()?;
     Ok(web::Json(ClientList { data, next_cursor }))
 }
@@ -164,7 +169,7 @@ pub async fn get_client(
     id: web::Path<Uuid>,
     db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let row = db.read(async |conn| store::find_client(conn, auth.practice_id, *id).await).await?;
+    let row = db.run(async |conn| store::find_client(conn, auth.practice_id, *id).await).await?;
     with_etag(row.ok_or(ApiError::NotFound(RESOURCE))?)
 }
 
@@ -205,6 +210,7 @@ pub async fn update_client(
     state: web::Data<AppState>,
     ValidJson(patch): ValidJson<ClientPatch>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let id = id.into_inner();
     let row = crate::db::transaction(&state.pool, move |conn| {
@@ -213,9 +219,9 @@ pub async fn update_client(
                 .await
                 .map_err(external_id_conflict)?;
             let row = change_into_result(change)?;
-            audit::record(conn, &principal, "client.updated", RESOURCE, id).await?;
             let data = EventData::client(id, &row.status);
             events::append(conn, principal.practice_id, EventType::ClientUpdated, &data).await?;
+            audit::record(conn, &entry, StatusCode::OK).await?;
             Ok(row)
         })
     })
@@ -253,6 +259,7 @@ pub async fn archive_client(
     precondition: Precondition,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let id = id.into_inner();
     crate::db::transaction(&state.pool, move |conn| {
@@ -261,10 +268,10 @@ pub async fn archive_client(
             let first_time = matches!(change, Change::Done(_));
             let row = change_into_result(change)?;
             if first_time {
-                audit::record(conn, &principal, "client.archived", RESOURCE, id).await?;
                 let data = EventData::client(id, &row.status);
                 events::append(conn, principal.practice_id, EventType::ClientArchived, &data).await?;
             }
+            audit::record(conn, &entry, StatusCode::NO_CONTENT).await?;
             Ok(())
         })
     })

@@ -49,16 +49,43 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_events (practice_id, id) {
+    audit_events (practice_id, seq) {
         practice_id -> Uuid,
         id -> Uuid,
         occurred_at -> Timestamptz,
-        subject -> Text,
+        api_client -> Text,
         actor -> Nullable<Text>,
-        action -> Text,
+        operation -> Text,
         resource_type -> Text,
-        resource_id -> Uuid,
+        resource_id -> Nullable<Uuid>,
         request_id -> Nullable<Text>,
+        seq -> Int8,
+        action -> Text,
+        client_id -> Nullable<Uuid>,
+        outcome -> Int4,
+        source -> Nullable<Text>,
+        query -> Nullable<Jsonb>,
+        result_count -> Nullable<Int4>,
+        hash -> Bytea,
+    }
+}
+
+diesel::table! {
+    audit_chain_heads (practice_id) {
+        practice_id -> Uuid,
+        last_seq -> Int8,
+        last_hash -> Bytea,
+    }
+}
+
+diesel::table! {
+    audit_purges (practice_id, purged_through_seq) {
+        practice_id -> Uuid,
+        purged_through_seq -> Int8,
+        anchor_hash -> Bytea,
+        removed -> Int8,
+        older_than -> Timestamptz,
+        purged_at -> Timestamptz,
     }
 }
 
@@ -317,6 +344,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     clients,
     idempotency_keys,
     audit_events,
+    audit_chain_heads,
+    audit_purges,
     instruments,
     assessments,
     assessment_scores,

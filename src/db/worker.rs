@@ -35,6 +35,8 @@ pub struct WorkerConnection(Rc<Inner>);
 struct Inner {
     database_url: String,
     connect_timeout: Duration,
+    /// Run once on each new connection (session settings).
+    setup: Option<&'static str>,
     /// The current connection (or its opening, which concurrent first
     /// readers wait on together). Replaced by a fresh cell when it fails.
     slot: RefCell<Rc<OnceCell<Rc<AsyncPgConnection>>>>,
@@ -44,17 +46,23 @@ impl WorkerConnection {
     /// A connection to `database_url`, opened lazily (so a worker starts
     /// while the database is down) within `connect_timeout`.
     pub fn new(database_url: &str, connect_timeout: Duration) -> Self {
+        Self::with_setup(database_url, connect_timeout, None)
+    }
+
+    /// The same, running `setup` (session settings) on each new connection.
+    pub fn with_setup(database_url: &str, connect_timeout: Duration, setup: Option<&'static str>) -> Self {
         Self(Rc::new(Inner {
             database_url: database_url.to_owned(),
             connect_timeout,
+            setup,
             slot: RefCell::new(Rc::new(OnceCell::new())),
         }))
     }
 
-    /// Runs one short read on the worker's connection; reads of the same
+    /// Runs short statements on the worker's connection; those of the same
     /// worker that run at the same time share round trips. A lost
-    /// connection answers 503 and is replaced on the next read.
-    pub async fn read<T>(&self, query: impl AsyncFnOnce(&AsyncPgConnection) -> QueryResult<T>) -> Result<T, ApiError> {
+    /// connection answers 503 and is replaced on the next use.
+    pub async fn run<T>(&self, query: impl AsyncFnOnce(&AsyncPgConnection) -> QueryResult<T>) -> Result<T, ApiError> {
         let slot = self.0.slot.borrow().clone();
         let conn = slot.get_or_try_init(|| self.connect()).await?.clone();
         let result = query(&conn).await.map_err(ApiError::from);
@@ -65,7 +73,16 @@ impl WorkerConnection {
     }
 
     async fn connect(&self) -> Result<Rc<AsyncPgConnection>, ApiError> {
-        let opening = AsyncPgConnection::establish(&self.0.database_url);
+        let setup = self.0.setup;
+        let opening = async move {
+            let mut conn = AsyncPgConnection::establish(&self.0.database_url).await?;
+            if let Some(setup) = setup {
+                diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, setup)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            }
+            Ok::<_, diesel::ConnectionError>(conn)
+        };
         match tokio::time::timeout(self.0.connect_timeout, opening).await {
             Ok(Ok(conn)) => Ok(Rc::new(conn)),
             Ok(Err(err)) => Err(ApiError::Unavailable(anyhow::anyhow!("opening the worker's connection: {err}"))),

@@ -54,6 +54,7 @@ pub async fn list_events(
     let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
     let has_more = rows.len() > limit;
     rows.truncate(limit);
+    auth.audit.found(rows.len());
     let next_after = rows.last().map_or(after, |row| row.sequence);
     let data = rows.into_iter().map(Event::try_from).collect::<Result<_, _>>()?;
     Ok(web::Json(EventList { data, next_after, has_more }))

@@ -1,5 +1,6 @@
 //! `/v1/exercises`: the homework library.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use uuid::Uuid;
 
@@ -88,7 +89,7 @@ pub async fn get_exercise(
     id: web::Path<Uuid>,
     db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let row = db.read(async |conn| store::find_exercise(conn, auth.practice_id, *id).await).await?;
+    let row = db.run(async |conn| store::find_exercise(conn, auth.practice_id, *id).await).await?;
     let row = row.ok_or(ApiError::NotFound(RESOURCE))?;
     let language = Language::from_request(&req);
     let found = Exercise::try_from(row)?;
@@ -128,6 +129,7 @@ pub async fn register_exercise(
     state: web::Data<AppState>,
     ParsedJson(definition): ParsedJson<ExerciseDefinition>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let errors = definition.validate();
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -146,7 +148,8 @@ pub async fn register_exercise(
                     });
                 }
             };
-            audit::record(conn, &principal, "exercise.registered", RESOURCE, row.id).await?;
+            entry.resource(row.id);
+            audit::record(conn, &entry, StatusCode::CREATED).await?;
             let exercise = Exercise::try_from(row)?;
             WriteOutcome::created(&exercise, format!("/v1/exercises/{}", exercise.id), None)
         })

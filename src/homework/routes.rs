@@ -1,5 +1,6 @@
 //! `/v1/homework`: assign exercises, change assignments, log practices.
 
+use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::Utc;
@@ -93,6 +94,7 @@ pub async fn create_homework(
     state: web::Data<AppState>,
     ValidJson(input): ValidJson<NewHomework>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     if input.ends_on.is_some_and(|end| end < input.starts_on) {
         return Err(ApiError::validation("ends_on", "must not be before starts_on"));
     }
@@ -114,9 +116,11 @@ pub async fn create_homework(
                 note: input.note.as_deref(),
             };
             let id = store::insert_homework(conn, practice, new).await?;
-            audit::record(conn, &principal, "homework.assigned", "homework", id).await?;
             let data = EventData::homework(input.client_id, id, HomeworkStatus::Active.as_str());
             events::append(conn, practice, EventType::HomeworkAssigned, &data).await?;
+            entry.resource(id);
+            entry.concerns(input.client_id);
+            audit::record(conn, &entry, StatusCode::CREATED).await?;
             let (homework, tag) = current(conn, practice, id).await?;
             WriteOutcome::created(&homework, format!("/v1/homework/{id}"), Some(tag))
         })
@@ -150,6 +154,7 @@ pub async fn list_homework(
     let mut conn = state.pool.get().await?;
     let rows = store::list_homework(&mut conn, auth.practice_id, query.client_id, query.status, page).await?;
     let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    auth.audit.found(rows.len());
     let data = rows.into_iter().map(Homework::try_from).collect::<Result<_, _>>()?;
     Ok(web::Json(HomeworkList { data, next_cursor }))
 }
@@ -178,8 +183,9 @@ pub async fn get_homework(
     id: web::Path<Uuid>,
     db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let row = db.read(async |conn| store::find_homework(conn, auth.practice_id, *id).await).await?;
+    let row = db.run(async |conn| store::find_homework(conn, auth.practice_id, *id).await).await?;
     let row = row.ok_or(ApiError::NotFound(RESOURCE))?;
+    auth.audit.concerns(row.client_id);
     let tag = etag(row.version).to_string();
     Ok(HttpResponse::Ok().insert_header((header::ETAG, tag)).json(Homework::try_from(row)?))
 }
@@ -222,6 +228,7 @@ pub async fn update_homework(
     state: web::Data<AppState>,
     ValidJson(patch): ValidJson<HomeworkPatch>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let practice = principal.practice_id;
     let id = id.into_inner();
@@ -255,7 +262,6 @@ pub async fn update_homework(
             };
             let new_status = changes.status;
             store::update_homework(conn, practice, &row, changes).await?;
-            audit::record(conn, &principal, "homework.updated", "homework", id).await?;
             if new_status != status {
                 let data = EventData {
                     previous_status: Some(status.as_str().to_owned()),
@@ -263,6 +269,8 @@ pub async fn update_homework(
                 };
                 events::append(conn, practice, EventType::HomeworkStatusChanged, &data).await?;
             }
+            entry.concerns(row.client_id);
+            audit::record(conn, &entry, StatusCode::OK).await?;
             current(conn, practice, id).await
         })
     })
@@ -309,13 +317,16 @@ pub async fn create_homework_log(
     state: web::Data<AppState>,
     ValidJson(input): ValidJson<NewHomeworkLog>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let practice = principal.practice_id;
     let id = id.into_inner();
     let fingerprint = idempotency::fingerprint(&req, &input)?;
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
-            let log = record_log(conn, &principal, id, &input).await?;
+            let (log, client_id) = record_log(conn, &principal, id, &input).await?;
+            entry.concerns(client_id);
+            audit::record(conn, &entry, StatusCode::CREATED).await?;
             let body = serde_json::to_value(&log).map_err(ApiError::internal)?;
             Ok(WriteOutcome { status: 201, body, location: None, etag: None, sensitive: false })
         })
@@ -325,13 +336,14 @@ pub async fn create_homework_log(
 
 /// Checks a log against its assignment and exercise and stores it. The one
 /// path logs take, from the API and from a client's link page alike; run it
-/// in the caller's transaction.
+/// in the caller's transaction. Answers the log and the assignment's client
+/// (for the caller's audit entry, which it records last).
 pub async fn record_log(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     id: Uuid,
     input: &NewHomeworkLog,
-) -> Result<HomeworkLog, ApiError> {
+) -> Result<(HomeworkLog, Uuid), ApiError> {
     if input.occurred_at > Utc::now() + chrono::Duration::seconds(FUTURE_LEEWAY_SECONDS) {
         return Err(ApiError::validation("occurred_at", "is in the future"));
     }
@@ -361,10 +373,9 @@ pub async fn record_log(
         reflection: input.reflection.as_deref(),
     };
     let log = HomeworkLog::from(store::insert_log(conn, principal.practice_id, new).await?);
-    audit::record(conn, principal, "homework.logged", "homework_log", log.id).await?;
     let data = EventData { log_id: Some(log.id), ..EventData::homework(row.client_id, id, &row.status) };
     events::append(conn, principal.practice_id, EventType::HomeworkLogged, &data).await?;
-    Ok(log)
+    Ok((log, row.client_id))
 }
 
 /// List an assignment's logs.
@@ -395,9 +406,11 @@ pub async fn list_homework_logs(
     let practice = auth.practice_id;
     let mut conn = state.pool.get().await?;
     // The assignment must be the practice's own, even when it has no logs.
-    store::find_homework(&conn, practice, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    let homework = store::find_homework(&conn, practice, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    auth.audit.concerns(homework.client_id);
     let rows = store::list_logs(&mut conn, practice, *id, query.from, query.to, page).await?;
     let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    auth.audit.found(rows.len());
     Ok(web::Json(HomeworkLogList { data: rows.into_iter().map(HomeworkLog::from).collect(), next_cursor }))
 }
 
@@ -433,6 +446,7 @@ pub async fn get_homework_fhir(
     let practice = auth.practice_id;
     let mut conn = state.pool.get().await?;
     let (homework, _) = current(&mut conn, practice, *id).await?;
+    auth.audit.concerns(homework.client_id);
     let title = exercise_definition(&mut conn, practice, homework.exercise_id)
         .await?
         .map_or_else(|| homework.exercise_key.clone(), |d| d.title);

@@ -1,5 +1,6 @@
 //! `/v1/instruments`: the questionnaires a practice can administer.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use uuid::Uuid;
 
@@ -89,7 +90,7 @@ pub async fn get_instrument(
     id: web::Path<Uuid>,
     db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let row = db.read(async |conn| store::find_instrument(conn, auth.practice_id, *id).await).await?;
+    let row = db.run(async |conn| store::find_instrument(conn, auth.practice_id, *id).await).await?;
     let row = row.ok_or(ApiError::NotFound(RESOURCE))?;
     let language = Language::from_request(&req);
     let found = Instrument::try_from(row)?;
@@ -162,6 +163,7 @@ pub async fn register_instrument(
     state: web::Data<AppState>,
     ParsedJson(definition): ParsedJson<InstrumentDefinition>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let errors = definition.validate();
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -180,7 +182,8 @@ pub async fn register_instrument(
                     });
                 }
             };
-            audit::record(conn, &principal, "instrument.registered", RESOURCE, row.id).await?;
+            entry.resource(row.id);
+            audit::record(conn, &entry, StatusCode::CREATED).await?;
             let instrument = Instrument::try_from(row)?;
             WriteOutcome::created(&instrument, format!("/v1/instruments/{}", instrument.id), None)
         })

@@ -1,5 +1,6 @@
 //! `/v1/instruments/{id}/statistics` and `/v1/instruments/{id}/local-norms`.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, put, web};
 use chrono::{SubsecRound, Utc};
 use diesel_async::AsyncPgConnection;
@@ -124,6 +125,7 @@ pub async fn set_local_norms(
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
 ) -> Result<web::Json<LocalNorms>, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let id = id.into_inner();
     let norms = crate::db::transaction(&state.pool, move |conn| {
@@ -154,7 +156,8 @@ pub async fn set_local_norms(
             // PostgreSQL keeps microseconds: answer with what a read will show.
             let computed_at = Utc::now().trunc_subsecs(6);
             store::replace_local_norms(conn, practice, id, computed_at, &qualifying).await?;
-            audit::record(conn, &principal, "instrument.local_norms_set", "instrument", id).await?;
+            entry.resource(id);
+            audit::record(conn, &entry, StatusCode::OK).await?;
             Ok(LocalNorms { instrument_id: id, computed_at, subscales: qualifying })
         })
     })
@@ -186,6 +189,7 @@ pub async fn delete_local_norms(
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let id = id.into_inner();
     crate::db::transaction(&state.pool, move |conn| {
@@ -193,7 +197,8 @@ pub async fn delete_local_norms(
             if store::delete_local_norms(conn, principal.practice_id, id).await? == 0 {
                 return Err(ApiError::NotFound("local norms"));
             }
-            audit::record(conn, &principal, "instrument.local_norms_deleted", "instrument", id).await?;
+            entry.resource(id);
+            audit::record(conn, &entry, StatusCode::OK).await?;
             Ok(())
         })
     })

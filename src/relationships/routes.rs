@@ -1,5 +1,6 @@
 //! `/v1/relationships`: link clients, list, fetch, unlink, and the profile.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::Utc;
 use uuid::Uuid;
@@ -71,6 +72,7 @@ pub async fn create_relationship(
     state: web::Data<AppState>,
     ValidJson(input): ValidJson<NewRelationship>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     for (i, id) in input.client_ids.iter().enumerate() {
         if input.client_ids[..i].contains(id) {
             return Err(ApiError::validation(format!("client_ids[{i}]"), "names a client a second time"));
@@ -85,7 +87,6 @@ pub async fn create_relationship(
                 clients::require_live_client_at(conn, practice, *id, &format!("client_ids[{i}]")).await?;
             }
             let row = store::insert_relationship(conn, practice, &input.kind, &input.client_ids).await?;
-            audit::record(conn, &principal, "relationship.created", RESOURCE, row.id).await?;
             let mut client_ids = input.client_ids;
             client_ids.sort_unstable();
             let data = EventData {
@@ -94,6 +95,10 @@ pub async fn create_relationship(
                 ..EventData::default()
             };
             events::append(conn, practice, EventType::RelationshipCreated, &data).await?;
+            // One entry names the relationship; the audit filter for a
+            // client finds it through the membership (see audit::store).
+            entry.resource(row.id);
+            audit::record(conn, &entry, StatusCode::CREATED).await?;
             let created = relationship(row, client_ids);
             WriteOutcome::created(&created, format!("/v1/relationships/{}", created.id), None)
         })
@@ -128,6 +133,7 @@ pub async fn list_relationships(
     let mut conn = state.pool.get().await?;
     let rows = store::list_relationships(&mut conn, auth.practice_id, query.client_id, page).await?;
     let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    auth.audit.found(rows.len());
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let mut members = store::members(&mut conn, auth.practice_id, &ids).await?;
     let data = rows
@@ -200,6 +206,7 @@ pub async fn delete_relationship(
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let id = id.into_inner();
     crate::db::transaction(&state.pool, move |conn| {
@@ -207,7 +214,7 @@ pub async fn delete_relationship(
             if !store::delete_relationship(conn, principal.practice_id, id).await? {
                 return Err(ApiError::NotFound(RESOURCE));
             }
-            audit::record(conn, &principal, "relationship.deleted", RESOURCE, id).await?;
+            audit::record(conn, &entry, StatusCode::NO_CONTENT).await?;
             Ok(())
         })
     })

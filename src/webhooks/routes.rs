@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use reqwest::Url;
@@ -31,7 +32,6 @@ use crate::http::{ApiError, FieldError, responses};
 use crate::state::AppState;
 
 const RESOURCE: &str = "webhook endpoint";
-const AUDIT_RESOURCE: &str = "webhook_endpoint";
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_webhook_endpoints)
@@ -148,6 +148,7 @@ pub async fn create_webhook_endpoint(
     state: web::Data<AppState>,
     ValidJson(input): ValidJson<NewWebhookEndpoint>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let webhooks = configured(&state)?.clone();
     checked_url(&webhooks, &input.url).await?;
     let principal = auth.principal;
@@ -167,7 +168,8 @@ pub async fn create_webhook_endpoint(
                 secret_sealed: sealed,
             };
             let row = store::insert_endpoint(conn, practice, new).await?;
-            audit::record(conn, &principal, "webhook_endpoint.created", AUDIT_RESOURCE, id).await?;
+            entry.resource(id);
+            audit::record(conn, &entry, StatusCode::CREATED).await?;
             let tag = etag(row.version).to_string();
             let body = WebhookEndpointWithSecret { endpoint: row.try_into()?, secret: secret.reveal() };
             let mut outcome = WriteOutcome::created(body, format!("/v1/webhook-endpoints/{id}"), Some(tag))?;
@@ -233,7 +235,7 @@ pub async fn get_webhook_endpoint(
     id: web::Path<Uuid>,
     db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let row = db.read(async |conn| store::find_endpoint(conn, auth.practice_id, *id).await).await?;
+    let row = db.run(async |conn| store::find_endpoint(conn, auth.practice_id, *id).await).await?;
     with_etag(row.ok_or(ApiError::NotFound(RESOURCE))?)
 }
 
@@ -274,6 +276,7 @@ pub async fn update_webhook_endpoint(
     state: web::Data<AppState>,
     ValidJson(patch): ValidJson<WebhookEndpointPatch>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     if let Some(url) = &patch.url {
         checked_url(configured(&state)?, url).await?;
     }
@@ -288,7 +291,7 @@ pub async fn update_webhook_endpoint(
                 EndpointChange::NotFound => return Err(ApiError::NotFound(RESOURCE)),
                 EndpointChange::Stale => return Err(ApiError::PreconditionFailed),
             };
-            audit::record(conn, &principal, "webhook_endpoint.updated", AUDIT_RESOURCE, id).await?;
+            audit::record(conn, &entry, StatusCode::OK).await?;
             Ok(row)
         })
     })
@@ -319,6 +322,7 @@ pub async fn delete_webhook_endpoint(
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let principal = auth.principal;
     let id = id.into_inner();
     crate::db::transaction(&state.pool, move |conn| {
@@ -326,7 +330,7 @@ pub async fn delete_webhook_endpoint(
             if !store::delete_endpoint(conn, principal.practice_id, id).await? {
                 return Err(ApiError::NotFound(RESOURCE));
             }
-            audit::record(conn, &principal, "webhook_endpoint.deleted", AUDIT_RESOURCE, id).await?;
+            audit::record(conn, &entry, StatusCode::NO_CONTENT).await?;
             Ok(())
         })
     })
@@ -366,6 +370,7 @@ pub async fn rotate_webhook_secret(
     id: web::Path<Uuid>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let webhooks = configured(&state)?.clone();
     let principal = auth.principal;
     let practice = principal.practice_id;
@@ -378,7 +383,7 @@ pub async fn rotate_webhook_secret(
             let until = chrono::Utc::now() + ROTATION_OVERLAP;
             let row =
                 store::rotate_secret(conn, practice, id, sealed, until).await?.ok_or(ApiError::NotFound(RESOURCE))?;
-            audit::record(conn, &principal, "webhook_endpoint.secret_rotated", AUDIT_RESOURCE, id).await?;
+            audit::record(conn, &entry, StatusCode::OK).await?;
             let body = WebhookEndpointWithSecret { endpoint: row.try_into()?, secret: secret.reveal() };
             let mut outcome = WriteOutcome::ok(body)?;
             outcome.sensitive = true;
@@ -539,6 +544,7 @@ pub async fn redeliver_webhook_events(
     state: web::Data<AppState>,
     ValidJson(input): ValidJson<Redelivery>,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = auth.audit.clone();
     let exactly_one = "give exactly one of event_id and since";
     match (&input.event_id, &input.since) {
         (Some(_), Some(_)) | (None, None) => {
@@ -557,7 +563,7 @@ pub async fn redeliver_webhook_events(
             if input.event_id.is_some() && queued == 0 {
                 return Err(ApiError::NotFound("event"));
             }
-            audit::record(conn, &principal, "webhook_endpoint.redelivered", AUDIT_RESOURCE, id).await?;
+            audit::record(conn, &entry, StatusCode::ACCEPTED).await?;
             Ok(queued)
         })
     })

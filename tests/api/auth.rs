@@ -34,7 +34,7 @@ async fn issues_a_token_by_basic_auth_or_form_fields() {
     assert_eq!(body["expires_in"], 600);
     assert_eq!(
         body["scope"],
-        "clients:read clients:write assessments:read assessments:write homework:read homework:write progress:read events:read admin"
+        "clients:read clients:write assessments:read assessments:write homework:read homework:write progress:read events:read audit:read admin"
     );
     assert_eq!(body["access_token"].as_str().unwrap().split('.').count(), 3);
 
@@ -129,7 +129,8 @@ async fn the_acting_clinician_is_recorded_with_every_write() {
     let recorded = app
         .count(&format!(
             "SELECT count(*) AS count FROM audit_events WHERE resource_id = '{client_id}' \
-             AND action = 'client.created' AND actor = 'clinician-4711' AND subject = '{id}'"
+             AND operation = 'create_client' AND action = 'create' AND outcome = 201 \
+             AND actor = 'clinician-4711' AND api_client = '{id}'"
         ))
         .await;
     assert_eq!(recorded, 1);

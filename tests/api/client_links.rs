@@ -195,5 +195,8 @@ async fn a_revoked_link_says_so_and_revoking_again_is_harmless() {
     assert_eq!(revoke().await.unwrap().status(), 412);
     let again = s.app.http.delete(s.app.url(&path)).bearer_auth(&s.token).send().await.unwrap();
     assert_eq!(again.status(), 204);
-    assert_eq!(s.app.count("SELECT count(*) FROM audit_events WHERE action = 'client_link.revoked'").await, 1);
+    // Each call has its entry: two refused as stale, the revoke and the harmless second one.
+    let outcomes = "SELECT count(*) FROM audit_events WHERE operation = 'revoke_client_link'";
+    assert_eq!(s.app.count(&format!("{outcomes} AND outcome = 204")).await, 2);
+    assert_eq!(s.app.count(&format!("{outcomes} AND outcome = 412")).await, 2);
 }

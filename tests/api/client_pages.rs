@@ -166,7 +166,7 @@ async fn a_client_saves_a_draft_comes_back_and_submits_answers_scored_as_the_api
     let audited = s
         .app
         .count(&format!(
-            "SELECT count(*) FROM audit_events WHERE action = 'assessment.completed' AND actor = '{actor}'"
+            "SELECT count(*) FROM audit_events WHERE operation = 'client_page_submit_assessment' AND actor = '{actor}'"
         ))
         .await;
     assert_eq!(audited, 1);

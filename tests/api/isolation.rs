@@ -11,7 +11,7 @@ use crate::helpers::TestApp;
 
 /// Creates one resource of `kind` (the path segment after `/v1/`) in
 /// practice A and returns its id.
-async fn fixture(app: &TestApp, token: &str, kind: &str) -> String {
+pub async fn fixture(app: &TestApp, token: &str, kind: &str) -> String {
     let post = |path: &'static str, body: Value| async move {
         let response = app.post_json(path, token, &body).await;
         assert_eq!(response.status(), 201, "creating a {kind}: {}", response.text().await.unwrap());
@@ -48,12 +48,17 @@ async fn fixture(app: &TestApp, token: &str, kind: &str) -> String {
             let body = json!({"url": "https://93.184.215.14/attune", "event_types": ["client.created"]});
             post("/v1/webhook-endpoints", body).await
         }
+        "audit-events" => {
+            client().await;
+            let page: Value = app.get("/v1/audit-events?limit=1", token).await.json().await.unwrap();
+            page["data"][0]["id"].as_str().unwrap().to_owned()
+        }
         other => panic!("no isolation fixture for /v1/{other}/{{id}}: add one so the probe covers it"),
     }
 }
 
 /// A request body the operation accepts in shape: its schema's example.
-fn example_body(doc: &Value, operation: &Value) -> Option<(String, Value)> {
+pub fn example_body(doc: &Value, operation: &Value) -> Option<(String, Value)> {
     let (content_type, media) = operation["requestBody"]["content"].as_object()?.iter().next()?;
     let name = media["schema"]["$ref"].as_str()?.rsplit('/').next()?;
     let example = doc["components"]["schemas"][name]["example"].clone();
@@ -91,11 +96,18 @@ async fn snapshot(app: &TestApp, token: &str, doc: &Value, kind: &str, id: &str)
         "webhook_endpoints",
         "webhook_deliveries",
         "webhook_attempts",
-        "audit_events",
         "idempotency_keys",
     ] {
         counts.push((table.to_owned(), app.count(&format!("SELECT count(*) FROM {table}")).await));
     }
+    // The trail grows with every access, the snapshot's own reads included:
+    // what must not move is what practice A changed.
+    let practice_a = app.practice_a.practice_id;
+    let writes = format!(
+        "SELECT count(*) FROM audit_events WHERE practice_id = '{practice_a}' \
+         AND action NOT IN ('read', 'search', 'export')"
+    );
+    counts.push(("audit_events (practice A's writes)".to_owned(), app.count(&writes).await));
     (seen, counts)
 }
 
@@ -106,6 +118,7 @@ async fn every_operation_on_another_practices_resource_answers_404_and_changes_n
     let token_a = app.token_a().await;
     let token_b = app.token_b().await;
     let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let trail_of_b = format!("SELECT count(*) FROM audit_events WHERE practice_id = '{}'", app.practice_b.practice_id);
     let mut probed = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         if !path.starts_with("/v1/") || !path.contains("{id}") {
@@ -115,6 +128,7 @@ async fn every_operation_on_another_practices_resource_answers_404_and_changes_n
         for (method, operation) in item.as_object().unwrap() {
             let id = fixture(&app, &token_a, kind).await;
             let before = snapshot(&app, &token_a, &doc, kind, &id).await;
+            let trail_b = app.count(&trail_of_b).await;
             let mut url = app.url(&path.replace("{id}", &id));
             // Required query parameters get a placeholder: the id is what is probed.
             let required: Vec<String> = operation["parameters"]
@@ -140,6 +154,12 @@ async fn every_operation_on_another_practices_resource_answers_404_and_changes_n
             assert_eq!(body["code"], "not_found", "{operation_id}");
             let after = snapshot(&app, &token_a, &doc, kind, &id).await;
             assert_eq!(before, after, "{operation_id} as another practice changed something");
+            // The probe shows in the prober's own trail, refused.
+            if operation["x-attune-audit"].is_object() {
+                let refused =
+                    app.count(&format!("{trail_of_b} AND outcome = 404 AND operation = '{operation_id}'")).await;
+                assert_eq!((app.count(&trail_of_b).await - trail_b, refused), (1, 1), "{operation_id}: B's trail");
+            }
             probed.push(operation_id.to_owned());
         }
     }

@@ -5,6 +5,7 @@
 mod abuse;
 mod api_clients;
 mod assessments;
+mod audit;
 mod auth;
 mod client_links;
 mod client_pages;

@@ -25,6 +25,8 @@ use super::views::{
 use super::visit::{self, Refusal, Visit};
 use crate::assessments::routes::complete_open_assessment;
 use crate::audit;
+use crate::audit::note::{Note, Origin};
+use crate::audit::operations::{Audited, PAGE_LOG_HOMEWORK, PAGE_SAVE_DRAFT, PAGE_SUBMIT_ASSESSMENT};
 use crate::client_links::coverage::{self, Coverage, Item, Standing};
 use crate::client_links::model::LinkState;
 use crate::client_links::store::{self, LinkRow};
@@ -508,12 +510,12 @@ async fn assessment_post(
     };
     let (answers, typed) = forms::answers(&definition, &form);
     if form.get("action").map(String::as_str) == Some("save") {
-        return match save_draft(&state, &visit, id, &answers).await {
+        return match save_draft(&state, &req, &visit, id, &answers).await {
             Ok(()) => see_other(&format!("{path}?saved=1")),
             Err(err) => trouble(visit.language, &err),
         };
     }
-    match submit_answers(&state, &visit, id, answers.clone()).await {
+    match submit_answers(&state, &req, &visit, id, answers.clone()).await {
         Ok(finished) => see_other(&thanks_location("assessment", visit.language, finished)),
         Err(ApiError::Validation(errors)) => {
             let text = PageText::of(visit.language);
@@ -537,8 +539,22 @@ async fn load_open_assessment(
     open_form(&mut conn, visit, id).await
 }
 
-async fn save_draft(state: &AppState, visit: &Visit, id: Uuid, answers: &[Answer]) -> Result<(), ApiError> {
+/// Who and where a page's audit entry names.
+fn origin(state: &AppState, req: &HttpRequest) -> Origin {
+    let source = crate::rate_limits::source_address(req, state.settings.trusted_proxy_hops).map(|ip| ip.to_string());
+    Origin { request_id: crate::http::request_id::current(), source }
+}
+
+async fn save_draft(
+    state: &AppState,
+    req: &HttpRequest,
+    visit: &Visit,
+    id: Uuid,
+    answers: &[Answer],
+) -> Result<(), ApiError> {
     let principal = visit.principal();
+    let entry = Note::for_page(PAGE_SAVE_DRAFT, &principal, id, origin(state, req));
+    entry.concerns(visit.link.client_id);
     let (practice, link_id, expires_at) = (visit.practice, visit.link.id, visit.link.expires_at);
     let kept: Vec<&Answer> = answers.iter().filter(|a| a.value != i64::MIN).collect();
     let draft = serde_json::to_value(kept).map_err(ApiError::internal)?;
@@ -546,49 +562,68 @@ async fn save_draft(state: &AppState, visit: &Visit, id: Uuid, answers: &[Answer
         Box::pin(async move {
             store::save_draft(conn, practice, id, link_id, &draft, expires_at).await?;
             store::mark_used(conn, practice, link_id).await?;
-            audit::record(conn, &principal, "assessment.draft_saved", "assessment", id).await?;
+            audit::record(conn, &entry, StatusCode::SEE_OTHER).await?;
             Ok(())
         })
     })
     .await
 }
 
-/// Locks the link, checks it still works, and runs `submit` with it; then
-/// finishes the link if nothing is left. Returns whether it finished.
-async fn through_link<F>(state: &AppState, visit: &Visit, submit: F) -> Result<bool, ApiError>
+/// Locks the link, checks it still works, and runs `submit` with it (which
+/// answers the resource it made or completed); then finishes the link if
+/// nothing is left, and records the submission in the audit trail as
+/// `operation` with the page's answer (303). Returns whether it finished.
+async fn through_link<F>(
+    state: &AppState,
+    req: &HttpRequest,
+    visit: &Visit,
+    operation: Audited,
+    submit: F,
+) -> Result<bool, ApiError>
 where
     F: for<'r> FnOnce(
             &'r mut AsyncPgConnection,
             crate::auth::Principal,
-        ) -> futures_util::future::BoxFuture<'r, Result<(), ApiError>>
+        ) -> futures_util::future::BoxFuture<'r, Result<Uuid, ApiError>>
         + Send
         + 'static,
 {
     let principal = visit.principal();
-    let (practice, link_id) = (visit.practice, visit.link.id);
+    let (practice, link_id, client_id) = (visit.practice, visit.link.id, visit.link.client_id);
+    let origin = origin(state, req);
     crate::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             let link = store::lock_link(conn, practice, link_id).await?.ok_or(ApiError::NotFound("client link"))?;
             if coverage::state(link.revoked_at, link.finished_at, link.expires_at, Utc::now()) != LinkState::Active {
                 return Err(ApiError::NotFound("client link"));
             }
-            submit(conn, principal).await?;
+            let entry_principal = principal.clone();
+            let resource_id = submit(conn, principal).await?;
             let finished = covered(conn, practice, &link).await?.all_done();
             store::mark_submitted(conn, practice, link_id, finished).await?;
+            let entry = Note::for_page(operation, &entry_principal, resource_id, origin);
+            entry.concerns(client_id);
+            audit::record(conn, &entry, StatusCode::SEE_OTHER).await?;
             Ok(finished)
         })
     })
     .await
 }
 
-async fn submit_answers(state: &AppState, visit: &Visit, id: Uuid, answers: Vec<Answer>) -> Result<bool, ApiError> {
+async fn submit_answers(
+    state: &AppState,
+    req: &HttpRequest,
+    visit: &Visit,
+    id: Uuid,
+    answers: Vec<Answer>,
+) -> Result<bool, ApiError> {
     let link_id = visit.link.id;
-    through_link(state, visit, move |conn, principal| {
+    through_link(state, req, visit, PAGE_SUBMIT_ASSESSMENT, move |conn, principal| {
         Box::pin(async move {
             complete_open_assessment(conn, &principal, id, &answers, None).await?;
             store::record_submission(conn, principal.practice_id, link_id, "assessment", id, id).await?;
             store::delete_draft(conn, principal.practice_id, id).await?;
-            Ok(())
+            Ok(id)
         })
     })
     .await
@@ -801,11 +836,11 @@ async fn homework_post(
     };
     let link_id = visit.link.id;
     let input = read.input;
-    let result = through_link(&state, &visit, move |conn, principal| {
+    let result = through_link(&state, &req, &visit, PAGE_LOG_HOMEWORK, move |conn, principal| {
         Box::pin(async move {
-            let log = record_log(conn, &principal, id, &input).await?;
+            let (log, _) = record_log(conn, &principal, id, &input).await?;
             store::record_submission(conn, principal.practice_id, link_id, "homework_log", log.id, id).await?;
-            Ok(())
+            Ok(id)
         })
     })
     .await;
