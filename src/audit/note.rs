@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::operations::{Action, Audited, PathId};
 use crate::auth::Principal;
 use crate::http::ApiError;
+use crate::http::problem::without_nul;
 use crate::practices::PracticeId;
 
 /// One entry of the trail, as appended.
@@ -149,10 +150,12 @@ impl Note {
     /// client the search concerns.
     pub fn filters(&self, query_string: &str) {
         let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(query_string) else { return };
+        // A caller's query string may carry a NUL, which no text column
+        // takes: the entry keeps it as U+FFFD, as error bodies do.
         let filters: serde_json::Map<String, serde_json::Value> = pairs
             .into_iter()
             .filter(|(name, _)| name != "cursor" && name != "limit")
-            .map(|(name, value)| (name, serde_json::Value::String(value)))
+            .map(|(name, value)| (without_nul(&name), serde_json::Value::String(without_nul(&value))))
             .collect();
         if let Some(mut draft) = self.draft() {
             if let Some(client) =
@@ -197,8 +200,9 @@ impl Note {
             practice_id: principal.practice_id,
             id: Uuid::now_v7(),
             occurred_at: draft.occurred_at,
-            api_client: principal.subject.clone(),
-            actor: principal.actor.clone(),
+            // An external issuer's token may name anything.
+            api_client: without_nul(&principal.subject),
+            actor: principal.actor.as_deref().map(without_nul),
             action: draft.audited.action,
             operation: draft.audited.operation,
             resource_type: draft.audited.resource_type,
@@ -286,6 +290,8 @@ mod tests {
         assert_eq!((entry.result_count, entry.client_id), (Some(3), Some(client)));
         note.filters("limit=5");
         assert_eq!(note.entry(200).unwrap().query, None, "paging alone is no filter");
+        note.filters("status=a%00b");
+        assert_eq!(note.entry(200).unwrap().query, Some(serde_json::json!({"status": "a\u{FFFD}b"})));
     }
 
     #[test]

@@ -81,19 +81,13 @@ pub async fn list_audit_events(
         from: query.from,
         to: query.to,
     };
+    // The trail pages by its sequence, not by id: the cursor carries the
+    // last sequence seen (so, as for every list, any cursor names a place).
+    let before = page.after.map(|cursor| i64::try_from(cursor.as_u128()).unwrap_or(i64::MAX));
     // Long walks through a big trail stay off the worker's point-read connection.
     let conn = state.pool.get().await?;
-    let before = match page.after {
-        Some(cursor) => Some(
-            store::find(&conn, practice, cursor)
-                .await?
-                .map(|row| row.seq)
-                .ok_or_else(|| ApiError::bad_request("invalid_query", "cursor", "not a cursor this API returned"))?,
-        ),
-        None => None,
-    };
     let rows = store::list(&conn, practice, &filter, before, page).await?;
-    let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    let (rows, next_cursor) = page.finish(rows, |row| Uuid::from_u128(u128::from(row.seq.unsigned_abs())));
     auth.audit.found(rows.len());
     let data: Vec<AuditEvent> = rows.into_iter().map(AuditEvent::try_from).collect::<Result<_, _>>()?;
     if wants_fhir(&req) {

@@ -201,8 +201,8 @@ impl ApiError {
 
 /// An error may quote what the caller sent (an unknown member's name); a
 /// NUL in it is shown as U+FFFD, so no answer carries the character the
-/// service refuses everywhere else.
-fn without_nul(text: &str) -> String {
+/// service refuses everywhere else (and PostgreSQL text cannot hold).
+pub fn without_nul(text: &str) -> String {
     text.replace('\0', "\u{FFFD}")
 }
 
