@@ -13,7 +13,7 @@ use crate::webhooks::address::AddressPolicy;
 use crate::webhooks::dispatcher::Dispatcher;
 use crate::webhooks::sealing::SealingKey;
 use crate::webhooks::{DispatchSettings, Webhooks};
-use crate::{client_links, events, webhooks};
+use crate::{audit, client_links, events, webhooks};
 
 /// The webhook machinery the settings describe; `None` without a key.
 pub fn webhooks_from(args: &WebhookArgs) -> anyhow::Result<Option<Arc<Webhooks>>> {
@@ -32,6 +32,7 @@ pub fn webhooks_from(args: &WebhookArgs) -> anyhow::Result<Option<Arc<Webhooks>>
 
 /// Purges, periodic checks and (when `dispatch` names it) webhook delivery.
 pub fn database_jobs(jobs: &mut Jobs, pool: &DbPool, dispatch: Option<Arc<Webhooks>>) {
+    jobs.led("seal the audit trail", audit::SEAL_PERIOD, pool.clone(), |conn| Box::pin(audit::seal_all(conn)));
     jobs.led("purge expired idempotency keys", Duration::from_secs(3600), pool.clone(), |conn| {
         Box::pin(async move { Ok(idempotency::purge_expired(conn).await? as u64) })
     });

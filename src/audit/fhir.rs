@@ -133,7 +133,7 @@ mod tests {
     fn event(action: Action, outcome: i32) -> AuditEvent {
         AuditEvent {
             id: Uuid::from_u128(1),
-            sequence: 7,
+            sequence: Some(7),
             occurred_at: Utc::now(),
             api_client_id: "0193-client".to_owned(),
             actor: Some("clinician-4711".to_owned()),
@@ -147,7 +147,7 @@ mod tests {
             source: Some("10.1.2.3".to_owned()),
             query: None,
             result_count: None,
-            hash: "00".to_owned(),
+            hash: Some("00".to_owned()),
         }
     }
 

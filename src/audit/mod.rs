@@ -4,6 +4,11 @@
 //! content. Append-only and hash-chained per practice (see the migration
 //! `audit_trail` and [`store`]).
 //!
+//! An entry is written with its request and linked into the practice's
+//! hash chain within [`SEAL_PERIOD`] by a job on one instance at a time
+//! ([`seal_all`]); writing takes no lock, so a practice's requests never
+//! queue behind one another to be recorded.
+//!
 //! How an entry is written depends on what the request did:
 //! - a write records it last in its own transaction ([`record`]), so the
 //!   change and its entry commit together or not at all;
@@ -27,12 +32,24 @@ use diesel_async::AsyncPgConnection;
 pub use note::Note;
 pub use operations::Action;
 
+/// How often written entries are linked into their practice's chain.
+pub const SEAL_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Records a write's entry with its `outcome`, inside the write's
-/// transaction. Call it last: the practice's chain head stays locked from
-/// here until the transaction commits.
+/// transaction, so the change and its entry commit together.
 pub async fn record(conn: &mut AsyncPgConnection, note: &Note, outcome: StatusCode) -> QueryResult<()> {
     let Some(entry) = note.entry(outcome.as_u16()) else { return Ok(()) };
     store::append(conn, entry.practice_id, &[&entry]).await?;
     note.mark_recorded();
     Ok(())
+}
+
+/// Links every practice's written entries into its chain (the sealing
+/// job's tick, inside its transaction); returns how many.
+pub async fn seal_all(conn: &mut AsyncPgConnection) -> anyhow::Result<u64> {
+    let mut sealed = 0;
+    for practice in store::practices_with_unsealed(conn).await? {
+        sealed += store::seal(conn, practice).await?;
+    }
+    Ok(sealed)
 }

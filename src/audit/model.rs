@@ -14,8 +14,10 @@ use crate::http::ApiError;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditEvent {
     pub id: Uuid,
-    /// The entry's place in the practice's chain: 1, 2, 3, ...
-    pub sequence: i64,
+    /// The entry's place in the practice's chain: 1, 2, 3, ... Entries are
+    /// linked into the chain within seconds of being written; until then
+    /// this and `hash` are `null`.
+    pub sequence: Option<i64>,
     pub occurred_at: DateTime<Utc>,
     /// The API client whose token made the request (the token's `sub`).
     pub api_client_id: String,
@@ -39,33 +41,34 @@ pub struct AuditEvent {
     pub query: Option<serde_json::Value>,
     /// How many a search found.
     pub result_count: Option<i32>,
-    /// SHA-256 (hex) over this entry and the previous entry's hash.
-    pub hash: String,
+    /// SHA-256 (hex) over this entry and the previous link's hash.
+    pub hash: Option<String>,
 }
 
 impl TryFrom<EntryRow> for AuditEvent {
     type Error = ApiError;
 
     fn try_from(row: EntryRow) -> Result<Self, ApiError> {
-        let action = Action::parse(&row.action)
+        let entry = row.fields;
+        let action = Action::parse(&entry.action)
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an audit entry has an unknown action")))?;
         Ok(Self {
-            id: row.id,
+            id: entry.id,
             sequence: row.seq,
-            occurred_at: row.occurred_at,
-            api_client_id: row.api_client,
-            actor: row.actor,
+            occurred_at: entry.occurred_at,
+            api_client_id: entry.api_client,
+            actor: entry.actor,
             action,
-            operation: row.operation,
-            resource_type: row.resource_type,
-            resource_id: row.resource_id,
-            client_id: row.client_id,
-            outcome: row.outcome,
-            request_id: row.request_id,
-            source: row.source,
-            query: row.query,
-            result_count: row.result_count,
-            hash: hex::encode(row.hash),
+            operation: entry.operation,
+            resource_type: entry.resource_type,
+            resource_id: entry.resource_id,
+            client_id: entry.client_id,
+            outcome: entry.outcome,
+            request_id: entry.request_id,
+            source: entry.source,
+            query: entry.query,
+            result_count: entry.result_count,
+            hash: row.hash.map(hex::encode),
         })
     }
 }
@@ -121,10 +124,14 @@ pub struct ListAuditEventsQuery {
 /// The walk of the practice's chain.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChainVerification {
-    /// Whether every link holds.
+    /// Whether every link holds and every entry is in the chain.
     pub ok: bool,
-    /// How many entries were checked.
+    /// How many links were checked (entries written until the walk began
+    /// are linked first).
     pub checked: i64,
+    /// Entries in the trail that are in no chain and were never queued for
+    /// one: put there behind the service's back.
+    pub outside_chain: i64,
     /// The first entry whose link is broken, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_broken: Option<BrokenLink>,

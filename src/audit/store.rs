@@ -1,8 +1,11 @@
-//! The trail's queries, practice first. Entries are appended to the
-//! practice's hash chain by one statement (`APPEND`), which holds the chain
-//! head's row lock until its transaction ends; the verifier recomputes the
-//! chain with the same SQL function (`audit_link`, in the migration), so the
-//! hash is defined in one place.
+//! The trail's queries, practice first.
+//!
+//! Writing an entry takes no lock: it is inserted with the request and
+//! queued for sealing ([`append`]). The sealer ([`seal`], a job on one
+//! instance at a time, and the verifier before it walks) links the queued
+//! entries into the practice's chain in order under the chain head's lock.
+//! The link's hash is one SQL function (`audit_link`, in the migration)
+//! that the sealer and the verifier both call, so it is defined once.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -11,112 +14,154 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::note::Entry;
-use crate::db::schema::{audit_events, relationship_members};
+use crate::db::schema::{audit_chain, audit_events, relationship_members};
 use crate::http::pagination::PageRequest;
 use crate::practices::PracticeId;
 
-/// Appends a batch of one practice's entries, numbered on from the chain's
-/// head, each hash linking the one before. The head's row lock orders
-/// appenders; a practice without a head row appends nothing (the caller
-/// makes the row and tries again).
-const APPEND: &str = "\
-WITH RECURSIVE
-head AS (
-    SELECT last_seq, last_hash FROM audit_chain_heads WHERE practice_id = $1 FOR UPDATE
-),
-batch AS (
-    SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                         $9::uuid[], $10::uuid[], $11::int4[], $12::text[], $13::text[], $14::jsonb[], $15::int4[])
-        WITH ORDINALITY AS b(id, occurred_at, api_client, actor, action, operation, resource_type, resource_id,
-                             client_id, outcome, request_id, source, query, result_count, n)
-),
-chain AS (
-    SELECT 0::bigint AS n, last_seq AS seq, last_hash AS hash FROM head
-    UNION ALL
-    SELECT b.n, c.seq + 1,
-           audit_link(c.hash, $1, c.seq + 1, b.id, b.occurred_at, b.api_client, b.actor, b.action, b.operation,
-                      b.resource_type, b.resource_id, b.client_id, b.outcome, b.request_id, b.source, b.query,
-                      b.result_count)
-      FROM chain c JOIN batch b ON b.n = c.n + 1
-),
-inserted AS (
-    INSERT INTO audit_events (practice_id, seq, id, occurred_at, api_client, actor, action, operation, resource_type,
-                              resource_id, client_id, outcome, request_id, source, query, result_count, hash)
-    SELECT $1, c.seq, b.id, b.occurred_at, b.api_client, b.actor, b.action, b.operation, b.resource_type,
-           b.resource_id, b.client_id, b.outcome, b.request_id, b.source, b.query, b.result_count, c.hash
-      FROM batch b JOIN chain c ON c.n = b.n
-    RETURNING seq, hash
-),
-moved AS (
-    UPDATE audit_chain_heads
-       SET (last_seq, last_hash) = (SELECT seq, hash FROM inserted ORDER BY seq DESC LIMIT 1)
-     WHERE practice_id = $1 AND EXISTS (SELECT 1 FROM inserted)
-    RETURNING 1
-)
-SELECT count(*) AS appended FROM inserted";
-
-/// The hash a chain starts from.
-pub const GENESIS: [u8; 32] = [0; 32];
-
-#[derive(QueryableByName)]
-struct Appended {
-    #[diesel(sql_type = BigInt)]
-    appended: i64,
+diesel::define_sql_function! {
+    /// Writes a batch of one practice's entries and queues them for sealing
+    /// (the migration's `audit_append`): one prepared call, both or neither.
+    #[allow(clippy::too_many_arguments)]
+    fn audit_append(
+        practice: SqlUuid,
+        ids: Array<SqlUuid>,
+        occurred_at: Array<Timestamptz>,
+        api_client: Array<Text>,
+        actor: Array<Nullable<Text>>,
+        action: Array<Text>,
+        operation: Array<Text>,
+        resource_type: Array<Text>,
+        resource_id: Array<Nullable<SqlUuid>>,
+        client_id: Array<Nullable<SqlUuid>>,
+        outcome: Array<Int4>,
+        request_id: Array<Nullable<Text>>,
+        source: Array<Nullable<Text>>,
+        query: Array<Nullable<Jsonb>>,
+        result_count: Array<Nullable<Int4>>
+    ) -> Int4;
 }
 
-/// Appends `entries` (all of `practice`) to the practice's chain, in order.
-/// Run it last in a write's transaction (the head stays locked until the
-/// transaction ends) or on its own.
+/// Appends `entries` (all of `practice`) to the trail, queued for sealing.
 pub async fn append(conn: &AsyncPgConnection, practice: PracticeId, entries: &[&Entry]) -> QueryResult<()> {
     if entries.is_empty() {
         return Ok(());
     }
-    let appended = append_once(conn, practice, entries).await?;
-    if appended == entries.len() {
-        return Ok(());
-    }
-    // A practice made before the trail had heads, or by hand: give it one.
+    let written: i32 = diesel::select(audit_append(
+        practice.0,
+        entries.iter().map(|e| e.id).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.occurred_at).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.api_client.clone()).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.actor.clone()).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.operation).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.resource_type).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.resource_id).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.client_id).collect::<Vec<_>>(),
+        entries.iter().map(|e| i32::from(e.outcome)).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.request_id.clone()).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.source.clone()).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.query.clone()).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.result_count).collect::<Vec<_>>(),
+    ))
+    .get_result(&mut { conn })
+    .await?;
+    debug_assert_eq!(usize::try_from(written).ok(), Some(entries.len()));
+    Ok(())
+}
+
+/// The hash a chain starts from.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// Links up to `$2` of the practice's queued entries into its chain, oldest
+/// first, each after the head; moves the head; takes them off the queue.
+const SEAL: &str = "\
+WITH RECURSIVE
+head AS (
+    SELECT last_seq, last_hash FROM audit_chain_heads WHERE practice_id = $1 FOR UPDATE
+),
+pending AS (
+    SELECT e.*, row_number() OVER (ORDER BY e.occurred_at, e.id) AS n
+      FROM audit_unsealed u JOIN audit_events e ON e.practice_id = u.practice_id AND e.id = u.entry_id
+     WHERE u.practice_id = $1
+     ORDER BY e.occurred_at, e.id
+     LIMIT $2
+),
+chain AS (
+    SELECT 0::bigint AS n, last_seq AS seq, last_hash AS hash, NULL::uuid AS entry_id FROM head
+    UNION ALL
+    SELECT p.n, c.seq + 1,
+           audit_link(c.hash, c.seq + 1, p.practice_id, p.id, p.occurred_at, p.api_client, p.actor, p.action,
+                      p.operation, p.resource_type, p.resource_id, p.client_id, p.outcome, p.request_id, p.source,
+                      p.query, p.result_count),
+           p.id
+      FROM chain c JOIN pending p ON p.n = c.n + 1
+),
+linked AS (
+    INSERT INTO audit_chain (practice_id, seq, entry_id, hash)
+    SELECT $1, seq, entry_id, hash FROM chain WHERE n > 0
+    RETURNING seq, hash, entry_id
+),
+moved AS (
+    UPDATE audit_chain_heads
+       SET (last_seq, last_hash) = (SELECT seq, hash FROM linked ORDER BY seq DESC LIMIT 1)
+     WHERE practice_id = $1 AND EXISTS (SELECT 1 FROM linked)
+),
+dequeued AS (
+    DELETE FROM audit_unsealed WHERE practice_id = $1 AND entry_id IN (SELECT entry_id FROM linked)
+)
+SELECT count(*) AS count FROM linked";
+
+/// Entries one sealing statement takes at most (the rest wait a round).
+const SEAL_BATCH: i64 = 5000;
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// Seals every queued entry of the practice; returns how many. Run it in
+/// a transaction (the head is locked until it ends).
+pub async fn seal(conn: &mut AsyncPgConnection, practice: PracticeId) -> QueryResult<u64> {
     diesel::sql_query(
         "INSERT INTO audit_chain_heads (practice_id, last_seq, last_hash) VALUES ($1, 0, $2) \
          ON CONFLICT (practice_id) DO NOTHING",
     )
     .bind::<SqlUuid, _>(practice.0)
     .bind::<Bytea, _>(GENESIS.as_slice())
-    .execute(&mut { conn })
+    .execute(conn)
     .await?;
-    match append_once(conn, practice, entries).await? {
-        n if n == entries.len() => Ok(()),
-        _ => Err(diesel::result::Error::QueryBuilderError("the audit chain's head is missing".into())),
+    let mut sealed = 0;
+    loop {
+        let round: Count = diesel::sql_query(SEAL)
+            .bind::<SqlUuid, _>(practice.0)
+            .bind::<BigInt, _>(SEAL_BATCH)
+            .get_result(conn)
+            .await?;
+        sealed += u64::try_from(round.count).unwrap_or(0);
+        if round.count < SEAL_BATCH {
+            return Ok(sealed);
+        }
     }
 }
 
-async fn append_once(conn: &AsyncPgConnection, practice: PracticeId, entries: &[&Entry]) -> QueryResult<usize> {
-    let row: Appended = diesel::sql_query(APPEND)
-        .bind::<SqlUuid, _>(practice.0)
-        .bind::<Array<SqlUuid>, _>(entries.iter().map(|e| e.id).collect::<Vec<_>>())
-        .bind::<Array<Timestamptz>, _>(entries.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(entries.iter().map(|e| e.api_client.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Text>>, _>(entries.iter().map(|e| e.actor.as_deref()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(entries.iter().map(|e| e.action.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(entries.iter().map(|e| e.operation).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(entries.iter().map(|e| e.resource_type).collect::<Vec<_>>())
-        .bind::<Array<Nullable<SqlUuid>>, _>(entries.iter().map(|e| e.resource_id).collect::<Vec<_>>())
-        .bind::<Array<Nullable<SqlUuid>>, _>(entries.iter().map(|e| e.client_id).collect::<Vec<_>>())
-        .bind::<Array<Int4>, _>(entries.iter().map(|e| i32::from(e.outcome)).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Text>>, _>(entries.iter().map(|e| e.request_id.as_deref()).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Text>>, _>(entries.iter().map(|e| e.source.as_deref()).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Jsonb>>, _>(entries.iter().map(|e| e.query.clone()).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Int4>>, _>(entries.iter().map(|e| e.result_count).collect::<Vec<_>>())
-        .get_result(&mut { conn })
-        .await?;
-    Ok(usize::try_from(row.appended).unwrap_or(0))
+#[derive(QueryableByName)]
+struct Practice {
+    #[diesel(sql_type = SqlUuid)]
+    practice_id: Uuid,
+}
+
+/// The practices with entries waiting to be sealed (the sealing job's list;
+/// it reads across practices, as background work may).
+pub async fn practices_with_unsealed(conn: &mut AsyncPgConnection) -> QueryResult<Vec<PracticeId>> {
+    let rows: Vec<Practice> = diesel::sql_query("SELECT DISTINCT practice_id FROM audit_unsealed").load(conn).await?;
+    Ok(rows.into_iter().map(|row| PracticeId(row.practice_id)).collect())
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
-pub struct EntryRow {
+pub struct EntryFields {
     pub id: Uuid,
-    pub seq: i64,
     pub occurred_at: DateTime<Utc>,
     pub api_client: String,
     pub actor: Option<String>,
@@ -130,7 +175,14 @@ pub struct EntryRow {
     pub source: Option<String>,
     pub query: Option<serde_json::Value>,
     pub result_count: Option<i32>,
-    pub hash: Vec<u8>,
+}
+
+/// An entry with its link, once sealed.
+#[derive(Debug, Clone, Queryable)]
+pub struct EntryRow {
+    pub fields: EntryFields,
+    pub seq: Option<i64>,
+    pub hash: Option<Vec<u8>>,
 }
 
 /// What a listing of the trail may be narrowed by.
@@ -147,23 +199,26 @@ pub struct Filter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// A page of the practice's entries, newest first; the cursor is the last
-/// entry's number.
+/// A page of the practice's entries, newest first (ids are time-ordered);
+/// the cursor is the last id seen.
 pub async fn list(
     conn: &AsyncPgConnection,
     practice: PracticeId,
     filter: &Filter,
-    before_seq: Option<i64>,
     page: PageRequest,
 ) -> QueryResult<Vec<EntryRow>> {
-    let mut query = audit_events::table
-        .filter(audit_events::practice_id.eq(practice.0))
-        .select(EntryRow::as_select())
-        .order(audit_events::seq.desc())
-        .limit(page.fetch_limit())
-        .into_boxed();
-    if let Some(before) = before_seq {
-        query = query.filter(audit_events::seq.lt(before));
+    let mut query =
+        audit_events::table
+            .left_join(audit_chain::table.on(
+                audit_chain::practice_id.eq(audit_events::practice_id).and(audit_chain::entry_id.eq(audit_events::id)),
+            ))
+            .filter(audit_events::practice_id.eq(practice.0))
+            .select((EntryFields::as_select(), audit_chain::seq.nullable(), audit_chain::hash.nullable()))
+            .order(audit_events::id.desc())
+            .limit(page.fetch_limit())
+            .into_boxed();
+    if let Some(before) = page.after {
+        query = query.filter(audit_events::id.lt(before));
     }
     if let Some(client_id) = filter.client_id {
         // A relationship's entries name the relationship, not each partner:
@@ -206,48 +261,43 @@ pub async fn list(
 
 pub async fn find(conn: &AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<EntryRow>> {
     audit_events::table
+        .left_join(
+            audit_chain::table.on(audit_chain::practice_id
+                .eq(audit_events::practice_id)
+                .and(audit_chain::entry_id.eq(audit_events::id))),
+        )
         .filter(audit_events::practice_id.eq(practice.0))
         .filter(audit_events::id.eq(id))
-        .select(EntryRow::as_select())
+        .select((EntryFields::as_select(), audit_chain::seq.nullable(), audit_chain::hash.nullable()))
         .first(&mut { conn })
         .await
         .optional()
 }
 
-/// Every entry about one client, oldest first (for the client's record).
-pub async fn about_client(
-    conn: &mut AsyncPgConnection,
-    practice: PracticeId,
-    client_id: Uuid,
-) -> QueryResult<Vec<EntryRow>> {
-    audit_events::table
-        .filter(audit_events::practice_id.eq(practice.0))
-        .filter(audit_events::client_id.eq(client_id))
-        .order(audit_events::seq.asc())
-        .select(EntryRow::as_select())
-        .load(conn)
-        .await
-}
-
 /// The walk of a practice's chain.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct Verification {
-    /// Entries whose links were checked.
+    /// Links checked.
     #[diesel(sql_type = BigInt)]
     pub checked: i64,
-    /// The first entry whose link is broken, and why.
+    /// The first broken link, and why.
     #[diesel(sql_type = Nullable<BigInt>)]
     pub broken_seq: Option<i64>,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     pub broken_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Text>)]
     pub broken_reason: Option<String>,
+    /// Entries in the trail that are neither linked nor queued: slipped in
+    /// behind the service's back.
+    #[diesel(sql_type = BigInt)]
+    pub outside_chain: i64,
 }
 
 /// Walks the practice's chain from its start (or the last retention purge's
-/// anchor) to the head, recomputing every link: an edited entry no longer
-/// hashes to what it says, a removed one leaves a gap, and entries cut from
-/// the end leave the head pointing past the last one.
+/// anchor) to the head, recomputing every link from its entry: an edited
+/// entry no longer hashes to its link, a removed one leaves its link without
+/// an entry, a removed link leaves a gap, and links cut from the end leave
+/// the head pointing past the last one.
 const VERIFY: &str = "\
 WITH anchor AS (
     SELECT coalesce((SELECT purged_through_seq FROM audit_purges WHERE practice_id = $1
@@ -256,25 +306,27 @@ WITH anchor AS (
                       ORDER BY purged_through_seq DESC LIMIT 1), $2) AS hash
 ),
 walked AS (
-    SELECT e.seq, e.id, e.hash,
-           coalesce(lag(e.seq) OVER w, (SELECT seq FROM anchor)) AS previous_seq,
-           audit_link(coalesce(lag(e.hash) OVER w, (SELECT hash FROM anchor)), e.practice_id, e.seq, e.id,
+    SELECT c.seq, c.entry_id, c.hash, e.id AS present,
+           coalesce(lag(c.seq) OVER w, (SELECT seq FROM anchor)) AS previous_seq,
+           audit_link(coalesce(lag(c.hash) OVER w, (SELECT hash FROM anchor)), c.seq, e.practice_id, e.id,
                       e.occurred_at, e.api_client, e.actor, e.action, e.operation, e.resource_type, e.resource_id,
                       e.client_id, e.outcome, e.request_id, e.source, e.query, e.result_count) AS expected
-      FROM audit_events e
-     WHERE e.practice_id = $1
-    WINDOW w AS (ORDER BY e.seq)
+      FROM audit_chain c
+      LEFT JOIN audit_events e ON e.practice_id = c.practice_id AND e.id = c.entry_id
+     WHERE c.practice_id = $1
+    WINDOW w AS (ORDER BY c.seq)
 ),
 first_broken AS (
-    SELECT seq, id,
-           CASE WHEN seq <> previous_seq + 1 THEN 'entries before this one are missing'
+    SELECT seq, entry_id,
+           CASE WHEN seq <> previous_seq + 1 THEN 'links before this one are missing'
+                WHEN present IS NULL THEN 'this entry was removed'
                 ELSE 'this entry, or the one before it, was changed' END AS reason
       FROM walked
-     WHERE seq <> previous_seq + 1 OR hash <> expected
+     WHERE seq <> previous_seq + 1 OR present IS NULL OR hash <> expected
      ORDER BY seq LIMIT 1
 ),
 last AS (
-    SELECT seq, hash FROM audit_events WHERE practice_id = $1 ORDER BY seq DESC LIMIT 1
+    SELECT seq, hash FROM audit_chain WHERE practice_id = $1 ORDER BY seq DESC LIMIT 1
 ),
 cut AS (
     SELECT h.last_seq AS seq FROM audit_chain_heads h
@@ -284,14 +336,15 @@ cut AS (
 )
 SELECT (SELECT count(*) FROM walked) AS checked,
        coalesce((SELECT seq FROM first_broken), (SELECT seq FROM cut)) AS broken_seq,
-       (SELECT id FROM first_broken) AS broken_id,
+       (SELECT entry_id FROM first_broken) AS broken_id,
        coalesce((SELECT reason FROM first_broken),
-                (SELECT 'entries after the last one were removed' FROM cut)) AS broken_reason";
+                (SELECT 'links after the last one were removed' FROM cut)) AS broken_reason,
+       (SELECT count(*) FROM audit_events e
+         WHERE e.practice_id = $1
+           AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.practice_id = $1 AND c.entry_id = e.id)
+           AND NOT EXISTS (SELECT 1 FROM audit_unsealed u WHERE u.practice_id = $1 AND u.entry_id = e.id))
+           AS outside_chain";
 
-pub async fn verify(conn: &AsyncPgConnection, practice: PracticeId) -> QueryResult<Verification> {
-    diesel::sql_query(VERIFY)
-        .bind::<SqlUuid, _>(practice.0)
-        .bind::<Bytea, _>(GENESIS.as_slice())
-        .get_result(&mut { conn })
-        .await
+pub async fn verify(conn: &mut AsyncPgConnection, practice: PracticeId) -> QueryResult<Verification> {
+    diesel::sql_query(VERIFY).bind::<SqlUuid, _>(practice.0).bind::<Bytea, _>(GENESIS.as_slice()).get_result(conn).await
 }

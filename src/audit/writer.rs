@@ -4,8 +4,8 @@
 //! so every answer has its entry even if the process dies the moment after.
 //!
 //! One writer per HTTP worker, on a connection of its own opened on the
-//! worker's thread (no thread hop, and a batch waiting on a practice's chain
-//! lock never holds up the worker's point reads). While one batch is being
+//! worker's thread (no thread hop; and with a commit of its own to wait
+//! for, it never holds up the worker's point reads). While one batch is being
 //! written, the entries that arrive gather for the next; so under load a
 //! batch carries many entries for one round trip and one commit, and when
 //! idle an entry is written at once.
@@ -56,9 +56,14 @@ struct Inner {
 
 impl AuditWriter {
     pub fn new(database_url: &str, connect_timeout: Duration, auditing: ReadAuditing) -> Self {
-        let setup = (auditing != ReadAuditing::Durable).then_some("SET synchronous_commit = off");
+        // The one statement it runs is prepared once and planned once.
+        let setup = if auditing == ReadAuditing::Durable {
+            "SET plan_cache_mode = force_generic_plan"
+        } else {
+            "SET plan_cache_mode = force_generic_plan; SET synchronous_commit = off"
+        };
         Self(Rc::new(Inner {
-            conn: WorkerConnection::with_setup(database_url, connect_timeout, setup),
+            conn: WorkerConnection::with_setup(database_url, connect_timeout, Some(setup)),
             waiting: RefCell::new(Vec::new()),
             writing: Cell::new(false),
         }))

@@ -49,7 +49,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_events (practice_id, seq) {
+    audit_events (practice_id, id) {
         practice_id -> Uuid,
         id -> Uuid,
         occurred_at -> Timestamptz,
@@ -59,14 +59,28 @@ diesel::table! {
         resource_type -> Text,
         resource_id -> Nullable<Uuid>,
         request_id -> Nullable<Text>,
-        seq -> Int8,
         action -> Text,
         client_id -> Nullable<Uuid>,
         outcome -> Int4,
         source -> Nullable<Text>,
         query -> Nullable<Jsonb>,
         result_count -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
+    audit_chain (practice_id, seq) {
+        practice_id -> Uuid,
+        seq -> Int8,
+        entry_id -> Uuid,
         hash -> Bytea,
+    }
+}
+
+diesel::table! {
+    audit_unsealed (practice_id, entry_id) {
+        practice_id -> Uuid,
+        entry_id -> Uuid,
     }
 }
 
@@ -344,8 +358,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     clients,
     idempotency_keys,
     audit_events,
+    audit_chain,
     audit_chain_heads,
     audit_purges,
+    audit_unsealed,
     instruments,
     assessments,
     assessment_scores,

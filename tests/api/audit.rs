@@ -60,7 +60,12 @@ async fn a_read_records_who_what_which_client_and_how_it_ended() {
     assert_eq!(read["api_client_id"], app.practice_a.client_id.to_string());
     assert_eq!(read["request_id"], "portal-read-17");
     assert_eq!(read["source"], "127.0.0.1");
-    assert_eq!(read["hash"].as_str().unwrap().len(), 64);
+    // Linked into the chain within a second (the verifier links at once).
+    verify(&app, &token).await;
+    let path = format!("/v1/audit-events/{}", read["id"].as_str().unwrap());
+    let linked: Value = app.get(&path, &token).await.json().await.unwrap();
+    assert_eq!(linked["hash"].as_str().unwrap().len(), 64);
+    assert!(linked["sequence"].as_i64().unwrap() >= 2);
 
     let created = newest(&app, "create_client").await;
     assert_eq!((created["action"].as_str(), created["outcome"].as_i64()), (Some("create"), Some(201)));
@@ -126,7 +131,12 @@ async fn the_trail_is_append_only() {
     app.create_client(&token, json!({"display_name": "E."})).await;
     let mut db = app.db().await;
     use diesel_async::SimpleAsyncConnection;
-    for statement in ["UPDATE audit_events SET outcome = 500", "DELETE FROM audit_events", "TRUNCATE audit_events"] {
+    for statement in [
+        "UPDATE audit_events SET outcome = 500",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+        "TRUNCATE audit_chain",
+    ] {
         let refused = db.batch_execute(statement).await.unwrap_err().to_string();
         assert!(refused.contains("append-only"), "{statement}: {refused}");
     }
@@ -150,7 +160,7 @@ async fn behind_the_services_back(app: &TestApp, sql: &str) {
 }
 
 #[tokio::test]
-async fn verify_walks_the_chain_and_names_the_first_entry_edited_removed_or_cut() {
+async fn verify_walks_the_chain_and_names_the_first_entry_edited_or_removed() {
     let app = TestApp::spawn().await;
     let token = app.token_a().await;
     for n in 0..5 {
@@ -158,55 +168,95 @@ async fn verify_walks_the_chain_and_names_the_first_entry_edited_removed_or_cut(
     }
     let practice = app.practice_a.practice_id;
     let walked = verify(&app, &token).await;
-    assert_eq!(walked["ok"], true);
-    let checked = walked["checked"].as_i64().unwrap();
-    assert!(checked >= 5, "{walked}");
+    assert_eq!((walked["ok"].as_bool(), walked["outside_chain"].as_i64()), (Some(true), Some(0)), "{walked}");
+    assert!(walked["checked"].as_i64().unwrap() >= 5, "{walked}");
 
     // An edited outcome: that entry's own link breaks.
     let edited: Value = entries(&app, &token, "?action=create").await[2].clone();
-    let seq = edited["sequence"].as_i64().unwrap();
-    behind_the_services_back(
-        &app,
-        &format!("UPDATE audit_events SET outcome = 500 WHERE practice_id = '{practice}' AND seq = {seq}"),
-    )
-    .await;
+    let (id, seq) = (edited["id"].as_str().unwrap().to_owned(), edited["sequence"].as_i64().unwrap());
+    let edit = |outcome: u16| format!("UPDATE audit_events SET outcome = {outcome} WHERE id = '{id}'");
+    behind_the_services_back(&app, &edit(500)).await;
     let walked = verify(&app, &token).await;
     assert_eq!(walked["ok"], false);
     assert_eq!(walked["first_broken"]["sequence"], seq);
-    assert_eq!(walked["first_broken"]["id"], edited["id"]);
-    behind_the_services_back(
-        &app,
-        &format!("UPDATE audit_events SET outcome = 201 WHERE practice_id = '{practice}' AND seq = {seq}"),
-    )
-    .await;
+    assert_eq!(walked["first_broken"]["id"], id.as_str());
+    behind_the_services_back(&app, &edit(201)).await;
     assert_eq!(verify(&app, &token).await["ok"], true, "restored, the chain holds again");
 
-    // A removed entry: the next one names the gap.
-    behind_the_services_back(&app, &format!("DELETE FROM audit_events WHERE practice_id = '{practice}' AND seq = 2"))
+    // A removed entry leaves its link without an entry.
+    behind_the_services_back(
+        &app,
+        &format!(
+            "DELETE FROM audit_events WHERE id = (SELECT entry_id FROM audit_chain \
+             WHERE practice_id = '{practice}' AND seq = 2)"
+        ),
+    )
+    .await;
+    let walked = verify(&app, &token).await;
+    assert_eq!((walked["ok"].as_bool(), walked["first_broken"]["sequence"].as_i64()), (Some(false), Some(2)));
+    assert!(walked["first_broken"]["reason"].as_str().unwrap().contains("removed"), "{walked}");
+}
+
+#[tokio::test]
+async fn a_removed_link_leaves_a_gap_and_its_entry_outside_the_chain() {
+    let app = TestApp::spawn().await;
+    let token = app.token_a().await;
+    for n in 0..4 {
+        app.create_client(&token, json!({"display_name": format!("G{n}")})).await;
+    }
+    let practice = app.practice_a.practice_id;
+    assert_eq!(verify(&app, &token).await["ok"], true);
+    behind_the_services_back(&app, &format!("DELETE FROM audit_chain WHERE practice_id = '{practice}' AND seq = 2"))
         .await;
     let walked = verify(&app, &token).await;
     assert_eq!((walked["ok"].as_bool(), walked["first_broken"]["sequence"].as_i64()), (Some(false), Some(3)));
     assert!(walked["first_broken"]["reason"].as_str().unwrap().contains("missing"), "{walked}");
+    assert_eq!(walked["outside_chain"], 1, "the unlinked entry is outside the chain: {walked}");
 }
 
 #[tokio::test]
-async fn cutting_the_newest_entries_is_found_at_the_head() {
+async fn an_entry_slipped_in_behind_the_services_back_is_found() {
+    let app = TestApp::spawn().await;
+    let token = app.token_a().await;
+    app.create_client(&token, json!({"display_name": "S."})).await;
+    assert_eq!(verify(&app, &token).await["ok"], true);
+    let practice = app.practice_a.practice_id;
+    behind_the_services_back(
+        &app,
+        &format!(
+            "INSERT INTO audit_events (practice_id, id, api_client, action, operation, resource_type, outcome) \
+             VALUES ('{practice}', gen_random_uuid(), 'someone', 'read', 'get_client', 'client', 200)"
+        ),
+    )
+    .await;
+    let walked = verify(&app, &token).await;
+    assert_eq!((walked["ok"].as_bool(), walked["outside_chain"].as_i64()), (Some(false), Some(1)), "{walked}");
+}
+
+#[tokio::test]
+async fn cutting_the_newest_links_is_found_at_the_head() {
     let app = TestApp::spawn().await;
     let token = app.token_a().await;
     for n in 0..3 {
         app.create_client(&token, json!({"display_name": format!("H{n}")})).await;
     }
+    assert_eq!(verify(&app, &token).await["ok"], true);
     let practice = app.practice_a.practice_id;
-    let last = app.count(&format!("SELECT max(seq) AS count FROM audit_events WHERE practice_id = '{practice}'")).await;
+    let last = app.count(&format!("SELECT max(seq) AS count FROM audit_chain WHERE practice_id = '{practice}'")).await;
     behind_the_services_back(
         &app,
-        &format!("DELETE FROM audit_events WHERE practice_id = '{practice}' AND seq = {last}"),
+        &format!(
+            "DELETE FROM audit_events WHERE id = (SELECT entry_id FROM audit_chain \
+             WHERE practice_id = '{practice}' AND seq = {last}); \
+             DELETE FROM audit_chain WHERE practice_id = '{practice}' AND seq = {last}"
+        ),
     )
     .await;
+    // Cut from the end, the head no longer matches; and anything linked
+    // after the cut names the gap.
     let walked = verify(&app, &token).await;
     assert_eq!(walked["ok"], false, "{walked}");
-    assert_eq!(walked["first_broken"]["sequence"], last);
-    assert!(walked["first_broken"]["reason"].as_str().unwrap().contains("after the last"), "{walked}");
+    assert!(walked["first_broken"]["sequence"].as_i64().unwrap() >= last, "{walked}");
 }
 
 #[tokio::test]
@@ -220,6 +270,8 @@ async fn a_retention_purge_removes_a_prefix_records_it_and_leaves_the_chain_whol
     let cut = chrono::Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     app.create_client(&token, json!({"display_name": "New"})).await;
+    // Only linked entries are purged: link everything first.
+    assert_eq!(verify(&app, &token).await["ok"], true);
     let practice = app.practice_a.practice_id;
     let removed = app.count(&format!("SELECT audit_purge('{practice}', '{}') AS count", cut.to_rfc3339())).await;
     assert!(removed >= 3, "removed {removed}");
@@ -257,8 +309,8 @@ async fn the_trail_reads_filtered_paged_newest_first_as_json_and_fhir() {
     let operations: Vec<&str> = about_a.iter().map(|e| e["operation"].as_str().unwrap()).collect();
     assert_eq!(operations, ["create_relationship", "get_client", "get_client", "get_client", "create_client"]);
     assert_eq!(about_a[0]["resource_id"], couple["id"]);
-    let sequences: Vec<i64> = about_a.iter().map(|e| e["sequence"].as_i64().unwrap()).collect();
-    assert!(sequences.windows(2).all(|w| w[0] > w[1]), "newest first: {sequences:?}");
+    let ids: Vec<&str> = about_a.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
 
     // Filters combine; pages follow the cursor.
     let reads =
@@ -267,7 +319,7 @@ async fn the_trail_reads_filtered_paged_newest_first_as_json_and_fhir() {
     let first: Value = app.get("/v1/audit-events?limit=2", &token).await.json().await.unwrap();
     let cursor = first["next_cursor"].as_str().unwrap();
     let second = entries(&app, &token, &format!("?limit=2&cursor={cursor}")).await;
-    assert!(second[0]["sequence"].as_i64() < first["data"][1]["sequence"].as_i64());
+    assert!(second[0]["id"].as_str() < first["data"][1]["id"].as_str());
     assert_problem(app.get("/v1/audit-events?action=peek", &token).await, 400, "invalid_query").await;
 
     // As FHIR: a Bundle of AuditEvents, and one by id.
