@@ -52,6 +52,7 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
             responses::Forbidden,
             responses::NotFound,
             responses::Conflict,
+            responses::Gone,
             responses::PreconditionFailed,
             responses::PayloadTooLarge,
             responses::UnsupportedMediaType,
