@@ -33,6 +33,7 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
         (name = "auth", description = "Access tokens (OAuth 2 client credentials)"),
         (name = "api_clients", description = "Integration credentials, managed by practice admins"),
         (name = "clients", description = "The people a practice treats"),
+        (name = "erasure", description = "Erasing a client's record on request or by the practice's retention policy; legal hold suspends it"),
         (name = "instruments", description = "Versioned questionnaires: built-in and your practice's own"),
         (name = "assessments", description = "Administering instruments to clients and scoring the answers"),
         (name = "exercises", description = "The homework library: built-in exercises and your practice's own"),

@@ -18,8 +18,8 @@ use crate::http::etag::Precondition;
 use crate::http::pagination::PageRequest;
 use crate::practices::PracticeId;
 
-/// The body sent for an event: the feed's representation of it.
-const EVENT_BODY: &str = "json_build_object('id', e.id, 'type', e.type, 'sequence', e.sequence, \
+/// The body sent for an event: the feed's representation of it (over `events e`).
+pub(crate) const EVENT_BODY: &str = "json_build_object('id', e.id, 'type', e.type, 'sequence', e.sequence, \
      'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
      'data', e.data)::text";
 
