@@ -362,7 +362,10 @@ const UUID_PATTERN: &str = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-f
 ///   `{"redacted": true}` and its dedupe key goes;
 /// - `webhook_deliveries` of those events: the stored body becomes the
 ///   redacted event (a pending delivery sends that), and the receiver's
-///   answer kept with each `webhook_attempts` row goes (it may echo the body);
+///   answer kept with each `webhook_attempts` row goes (it may echo the body;
+///   a delivery in flight meanwhile goes out as it was, and its answer is not
+///   kept: `webhooks::store::record_attempt` compares the body under the
+///   row's lock);
 /// - `clients`: the row becomes a tombstone: no name (`''`), no external
 ///   id, no discharge or archive time, no hold, status `erased`, `erased_at`
 ///   set, the erasure request kept as the record of why.
@@ -497,6 +500,18 @@ pub async fn erase_client(conn: &mut AsyncPgConnection, practice: PracticeId, cl
     .load(conn)
     .await?;
 
+    // The practice's webhook endpoints, locked in a statement of their own
+    // before the events are read: the dispatcher's fan-out (which skips a
+    // locked endpoint) and a redelivery then queue either before this reads
+    // the deliveries (and are rewritten below) or after it commits (and read
+    // the redacted events). Should the dispatcher's bookkeeping of an attempt
+    // (which locks its delivery, then the endpoint) meet this in the other
+    // order, PostgreSQL ends one of the two: an erasure is then tried again
+    // on the next run, an attempt sent again once its lease runs out.
+    diesel::sql_query("SELECT id FROM webhook_endpoints WHERE practice_id = $1 ORDER BY id FOR UPDATE")
+        .bind::<SqlUuid, _>(p)
+        .execute(conn)
+        .await?;
     let redacted: Vec<Id> = diesel::sql_query(
         "UPDATE events SET data = '{\"redacted\": true}'::jsonb, dedupe_key = NULL \
          WHERE practice_id = $1 AND (data->>'client_id' = $2::text OR data->'client_ids' ? $2::text) \

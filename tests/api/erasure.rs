@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use diesel::QueryableByName;
-use diesel::sql_types::Text;
+use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -508,4 +508,298 @@ async fn a_retention_policy_previews_and_schedules_exactly_the_eligible_clients(
     let preview: Value = app.get("/v1/retention/preview", &token).await.json().await.unwrap();
     assert_eq!(preview["data"], json!([]));
     assert_eq!(erasure(&app, &token, &discharged).await["state"], "scheduled");
+}
+
+/// What the scan looks for, and where it finds it.
+#[derive(QueryableByName)]
+struct ColumnName {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// Every column of every table of ours, read from the catalogue (not a hand
+/// list), so that a table added later is scanned too.
+async fn every_column(conn: &mut AsyncPgConnection) -> Vec<ColumnName> {
+    diesel::sql_query(
+        "SELECT table_name::text AS table_name, column_name::text AS column_name FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' \
+         ORDER BY table_name, ordinal_position",
+    )
+    .load(conn)
+    .await
+    .unwrap()
+}
+
+/// The `table.column`s where `needle` appears in a row's text, leaving out
+/// rows `allowed` names (SQL over the table, by column).
+async fn found_in(
+    conn: &mut AsyncPgConnection,
+    columns: &[ColumnName],
+    needle: &str,
+    allowed: &dyn Fn(&str, &str) -> Option<&'static str>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    for ColumnName { table_name, column_name } in columns {
+        let except = allowed(table_name, column_name).map_or(String::new(), |rule| format!(" AND NOT ({rule})"));
+        let Count { count } = diesel::sql_query(format!(
+            "SELECT count(*) AS count FROM \"{table_name}\" WHERE strpos(\"{column_name}\"::text, $1) > 0{except}"
+        ))
+        .bind::<Text, _>(needle)
+        .get_result(conn)
+        .await
+        .unwrap();
+        if count > 0 {
+            found.push(format!("{table_name}.{column_name}"));
+        }
+    }
+    found
+}
+
+/// No row may keep the client's name, external id or words.
+fn nothing_may_stay(_: &str, _: &str) -> Option<&'static str> {
+    None
+}
+
+/// The places the erased client's id may stay, each with its reason.
+fn where_the_id_may_stay(table: &str, column: &str) -> Option<&'static str> {
+    match (table, column) {
+        // The tombstone itself: the row that answers 410 and keeps the record of the erasure.
+        ("clients", "id") => Some("status = 'erased'"),
+        // The audit trail keeps every entry (ids only), and records the erasure.
+        ("audit_events", "resource_id") => Some("true"),
+        // The one event that tells integrations which client was erased...
+        ("events", "data") => Some("type = 'client.erased'"),
+        // ... as delivered to a webhook receiver ...
+        ("webhook_deliveries", "body") => Some("event_type = 'client.erased'"),
+        // ... whose answer (this test's receiver echoes the body) is kept with the attempt.
+        ("webhook_attempts", "response") => {
+            Some("delivery_id IN (SELECT id FROM webhook_deliveries WHERE event_type = 'client.erased')")
+        }
+        _ => None,
+    }
+}
+
+/// A webhook receiver that answers every delivery with its body, so the
+/// attempts keep the receiver's echo as they would keep any answer. It
+/// takes its time, so that the delivery of the event the erasure request
+/// raises is still in flight when the erasure runs.
+async fn echoing_receiver() -> String {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let server = HttpServer::new(|| {
+        App::new().default_service(web::to(|body: web::Bytes| async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            HttpResponse::Ok().body(body)
+        }))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    format!("http://127.0.0.1:{port}/hooks")
+}
+
+/// Waits until every webhook delivery (of `event_type`, or all) has been
+/// answered.
+async fn deliveries_settled(app: &TestApp, at_least: i64, event_type: Option<&str>) {
+    let filter = event_type.map_or(String::new(), |t| format!(" AND event_type = '{t}'"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let done = app
+            .count(&format!("SELECT count(*) AS count FROM webhook_deliveries WHERE state = 'succeeded'{filter}"))
+            .await;
+        let pending = app
+            .count(&format!("SELECT count(*) AS count FROM webhook_deliveries WHERE state = 'pending'{filter}"))
+            .await;
+        if done >= at_least && pending == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "deliveries did not settle: {done} done, {pending} pending");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn after_an_erasure_no_table_holds_the_clients_name_external_id_or_words() {
+    use crate::client_links::LinkSetup;
+    use crate::client_pages::{ANXIOUS, answers_form, arrive, csrf_of};
+
+    let spawned = TestApp::spawn_with(|settings| {
+        settings.webhooks.webhook_allow_loopback = true;
+        settings.webhooks.webhook_poll_ms = 20;
+        settings.erasure.erasure_interval_seconds = QUIET_JOB;
+    })
+    .await;
+    // The link pages' helpers take a setup; only its app is used.
+    let setup = LinkSetup {
+        app: spawned,
+        token: String::new(),
+        client_id: String::new(),
+        assessment_id: String::new(),
+        homework_id: String::new(),
+    };
+    let app = &setup.app;
+    let token = app.token_a().await;
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let name = format!("Quokkaberry {}", &unique[20..]);
+    let external_id = format!("ext-{unique}");
+    let reflection = format!("Reflection-{unique} felt closer than I thought");
+    let keyed = |path: String, key: String, body: Value| {
+        let request = app.http.post(app.url(&path)).bearer_auth(&token).header("idempotency-key", key).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert!(response.status().is_success(), "{path}: {}", response.status());
+            response.json::<Value>().await.unwrap()
+        }
+    };
+
+    // A receiver of every event type, before anything happens.
+    let every_type: Vec<&str> = attune::events::EventType::ALL.iter().map(|t| t.as_str()).collect();
+    let endpoint = json!({"url": echoing_receiver().await, "event_types": every_type});
+    assert_eq!(app.post_json("/v1/webhook-endpoints", &token, &endpoint).await.status(), 201);
+
+    // The client, created under a key that names its external id (as the README's example does).
+    let client = keyed(
+        "/v1/clients".to_owned(),
+        format!("intake-{external_id}"),
+        json!({"display_name": name, "external_id": external_id}),
+    )
+    .await;
+    let client_id = id_of(&client);
+    let partner = id_of(&app.create_client(&token, json!({"display_name": "Partner P."})).await);
+    let third = id_of(&app.create_client(&token, json!({"display_name": "Third T."})).await);
+    keyed(
+        "/v1/relationships".to_owned(),
+        format!("couple-{unique}"),
+        json!({"kind": "couple", "client_ids": [client_id, partner]}),
+    )
+    .await;
+    let body = json!({"kind": "family", "client_ids": [client_id, partner, third]});
+    let family = id_of(&app.post_json("/v1/relationships", &token, &body).await.json::<Value>().await.unwrap());
+
+    // Assessments: one completed with answers (under a key), one open for a link's draft.
+    let instrument = crate::assessments::instrument_id(app, &token, "attachment_lean_short_form").await;
+    let body =
+        json!({"client_id": client_id, "instrument_id": instrument, "answers": crate::assessments::anxious_answers()});
+    keyed("/v1/assessments".to_owned(), format!("assess-{unique}"), body).await;
+    let body = json!({"client_id": client_id, "instrument_id": instrument});
+    let open = id_of(&app.post_json("/v1/assessments", &token, &body).await.json::<Value>().await.unwrap());
+
+    // Homework with a note, logs carrying the reflection in its words and in a typed field, a pause.
+    let page: Value = app.get("/v1/exercises?key=ask_for_small_help", &token).await.json().await.unwrap();
+    let starts_on = (chrono::Utc::now() - chrono::Duration::days(5)).date_naive().to_string();
+    let homework = app
+        .post_json(
+            "/v1/homework",
+            &token,
+            &json!({"client_id": client_id, "exercise_id": page["data"][0]["id"], "cadence_per_week": 3,
+                    "starts_on": starts_on, "note": format!("For {name}: ask for one small thing")}),
+        )
+        .await;
+    let homework = id_of(&homework.json::<Value>().await.unwrap());
+    let log = json!({"occurred_at": chrono::Utc::now() - chrono::Duration::days(1), "done": true,
+                     "fields": {"what_i_asked": reflection, "discomfort_before": 6, "discomfort_after": 2},
+                     "reflection": reflection});
+    keyed(format!("/v1/homework/{homework}/logs"), format!("log-{unique}"), log).await;
+    for status in ["paused", "active"] {
+        let response = app
+            .http
+            .patch(app.url(&format!("/v1/homework/{homework}")))
+            .bearer_auth(&token)
+            .json(&json!({"status": status}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    // A link: a draft of the open assessment saved, a homework log submitted through it.
+    let link = json!({"client_id": client_id, "assessment_ids": [open], "homework_ids": [homework]});
+    let issued = app.post_json("/v1/client-links", &token, &link).await.json::<Value>().await.unwrap();
+    let visitor = arrive(&setup, issued["url"].as_str().unwrap()).await;
+    let form_path = format!("/l/assessments/{open}");
+    let html = visitor.get(&setup, &form_path).await.text().await.unwrap();
+    let saved = visitor.post(&setup, &form_path, &answers_form(&csrf_of(&html), "save", &ANXIOUS[..6])).await;
+    assert_eq!(saved.status(), 303);
+    let log_path = format!("/l/homework/{homework}");
+    let html = visitor.get(&setup, &log_path).await.text().await.unwrap();
+    let date = (chrono::Utc::now() - chrono::Duration::days(2)).date_naive().to_string();
+    let form: Vec<(String, String)> = [
+        ("csrf", csrf_of(&html)),
+        ("date", date),
+        ("done", "yes".to_owned()),
+        ("field.what_i_asked", "A lift".to_owned()),
+        ("field.discomfort_before", "5".to_owned()),
+        ("field.discomfort_after", "3".to_owned()),
+        ("reflection", reflection.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(visitor.post(&setup, &log_path, &form).await.status(), 303);
+
+    let deliveries = app.count("SELECT count(*) AS count FROM events").await;
+    deliveries_settled(app, deliveries, None).await;
+
+    // The scan finds what is there before the erasure (it is no scan of nothing).
+    let mut conn = app.db().await;
+    let columns = every_column(&mut conn).await;
+    let before = found_in(&mut conn, &columns, &reflection, &nothing_may_stay).await;
+    for place in ["homework_logs.fields", "homework_logs.reflection", "idempotency_keys.response_body"] {
+        assert!(before.contains(&place.to_owned()), "{place} not found before the erasure: {before:?}");
+    }
+    let before = found_in(&mut conn, &columns, &name, &nothing_may_stay).await;
+    assert!(before.contains(&"clients.display_name".to_owned()) && before.contains(&"homework.note".to_owned()));
+    assert!(
+        found_in(&mut conn, &columns, &external_id, &nothing_may_stay)
+            .await
+            .contains(&"idempotency_keys.key".to_owned())
+    );
+    for table in ["assessment_drafts", "client_link_submissions", "homework_pauses", "assessment_scores"] {
+        assert!(app.count(&format!("SELECT count(*) AS count FROM {table}")).await > 0, "{table} is empty");
+    }
+    let before = found_in(&mut conn, &columns, &client_id, &where_the_id_may_stay).await;
+    assert!(before.len() > 5, "{before:?}");
+
+    // Erase (under a key of its own), run the job, let the receiver hear of it.
+    let erasure_key = format!("erase-{unique}");
+    keyed(erasure_path(&client_id), erasure_key, json!({"reason": "Asked by letter", "grace_period_days": 0})).await;
+    assert_eq!(tick(app).await, 1);
+    deliveries_settled(app, 1, Some("client.erased")).await;
+
+    // Nothing of the client's words, name or external id is left anywhere.
+    for (what, needle) in [("name", &name), ("external id", &external_id), ("reflection", &reflection)] {
+        let found = found_in(&mut conn, &columns, needle, &nothing_may_stay).await;
+        assert!(found.is_empty(), "the client's {what} is still in {found:?}");
+    }
+    // Its id only where the test names a reason.
+    let found = found_in(&mut conn, &columns, &client_id, &where_the_id_may_stay).await;
+    assert!(found.is_empty(), "the client's id is still in {found:?}");
+    let tables: std::collections::BTreeSet<&str> = columns.iter().map(|c| c.table_name.as_str()).collect();
+    println!("the erasure scan checked {} tables ({} columns)", tables.len(), columns.len());
+    assert!(tables.len() >= 24, "{tables:?}");
+
+    // The exceptions hold what they should, and the others kept their records.
+    assert_eq!(app.count(&format!("SELECT count(*) AS count FROM clients WHERE id = '{client_id}'")).await, 1);
+    let erased_events = app
+        .count(&format!(
+            "SELECT count(*) AS count FROM events WHERE type = 'client.erased' AND data->>'client_id' = '{client_id}'"
+        ))
+        .await;
+    assert_eq!(erased_events, 1);
+    let couple =
+        app.get(&format!("/v1/relationships?client_id={partner}"), &token).await.json::<Value>().await.unwrap();
+    let kept: Vec<&Value> = couple["data"].as_array().unwrap().iter().collect();
+    assert_eq!(kept.len(), 1, "the couple is dissolved, the family stays: {couple}");
+    assert_eq!(kept[0]["id"], family.as_str());
+    assert_eq!(kept[0]["client_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(app.get(&format!("/v1/clients/{partner}"), &token).await.status(), 200);
 }
