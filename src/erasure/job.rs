@@ -92,8 +92,13 @@ fn executor(practice: PracticeId, row: &ErasureRow) -> Principal {
     }
 }
 
+fn retention_principal(practice: PracticeId) -> Principal {
+    Principal { practice_id: practice, subject: RETENTION_SUBJECT.to_owned(), actor: None, scopes: Vec::new() }
+}
+
 /// Erases one client if, under its row's lock, the erasure is still due
-/// and not held; answers whether it did.
+/// and not held; answers whether it did. An erasure the retention policy
+/// scheduled for a client since taken back into care is cancelled instead.
 async fn execute_one(
     conn: &mut AsyncPgConnection,
     practice: PracticeId,
@@ -101,7 +106,14 @@ async fn execute_one(
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
     let Some(row) = store::lock_erasure(conn, practice, client_id).await? else { return Ok(false) };
-    if !policy::may_execute(&row.facts(), now) {
+    let facts = row.facts();
+    if !policy::may_execute(&facts, now) {
+        return Ok(false);
+    }
+    if policy::retention_lapsed(&facts, row.erasure_requested_by.as_deref()) {
+        let row = store::cancel(conn, practice, client_id).await?;
+        audit::record(conn, &retention_principal(practice), "client.erasure_cancelled", "client", client_id).await?;
+        events::append(conn, practice, EventType::ClientUpdated, &EventData::client(client_id, &row.status)).await?;
         return Ok(false);
     }
     let erased = store::erase_client(conn, practice, client_id).await?;
@@ -151,9 +163,7 @@ async fn schedule_one(
         scheduled_for: policy::scheduled_for(now, DEFAULT_GRACE_DAYS),
     };
     let row = store::schedule(conn, practice, client_id, &request).await?;
-    let principal =
-        Principal { practice_id: practice, subject: RETENTION_SUBJECT.to_owned(), actor: None, scopes: Vec::new() };
-    audit::record(conn, &principal, "client.erasure_requested", "client", client_id).await?;
+    audit::record(conn, &retention_principal(practice), "client.erasure_requested", "client", client_id).await?;
     events::append(conn, practice, EventType::ClientUpdated, &EventData::client(client_id, &row.status)).await?;
     Ok(true)
 }

@@ -74,6 +74,14 @@ pub fn may_execute(client: &ClientFacts, now: DateTime<Utc>) -> bool {
         && client.scheduled_for.is_some_and(|due| due <= now)
 }
 
+/// Whether an erasure the retention policy scheduled no longer has a
+/// reason to run: the client is back in care (neither discharged nor
+/// archived any more). The job cancels it instead of erasing a client the
+/// practice treats again. Erasures a person asked for are not second-guessed.
+pub fn retention_lapsed(client: &ClientFacts, requested_by: Option<&str>) -> bool {
+    requested_by == Some(RETENTION_SUBJECT) && retention_basis(client).is_none()
+}
+
 /// What a scheduled erasure is waiting on; `None` unless it is scheduled.
 /// A hold is named first: it is what an operator must act on.
 pub fn waiting_on(client: &ClientFacts, now: DateTime<Utc>) -> Option<Waiting> {
@@ -175,6 +183,17 @@ mod tests {
         assert!(!may_execute(&cancelled, at(20, 0)));
         let done = ClientFacts { state: Some(ErasureState::Completed), ..scheduled(due) };
         assert!(!may_execute(&done, at(20, 0)), "never twice");
+    }
+
+    #[test]
+    fn a_retention_erasure_lapses_when_the_client_is_back_in_care() {
+        let readmitted = scheduled(at(8, 9));
+        assert!(retention_lapsed(&readmitted, Some(RETENTION_SUBJECT)));
+        assert!(!retention_lapsed(&readmitted, Some("0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f0099")), "a person asked");
+        let still_discharged = ClientFacts { discharged_at: Some(at(1, 0)), ..scheduled(at(8, 9)) };
+        assert!(!retention_lapsed(&still_discharged, Some(RETENTION_SUBJECT)));
+        let archived = ClientFacts { archived_at: Some(at(1, 0)), ..scheduled(at(8, 9)) };
+        assert!(!retention_lapsed(&archived, Some(RETENTION_SUBJECT)));
     }
 
     #[test]

@@ -305,8 +305,10 @@ pub async fn get_retention_policy(auth: Auth<Admin>, state: web::Data<AppState>)
 /// discharged or archived more than that many days ago (counted from the
 /// earlier of the two) who is not on legal hold and has no erasure
 /// scheduled, with the usual grace period of 7 days, during which it can be
-/// cancelled or the client put on hold. `null` turns the policy off (the
-/// default); erasures it already scheduled stay scheduled. See
+/// cancelled or the client put on hold; one that falls due for a client
+/// back in care (neither discharged nor archived any more) is cancelled,
+/// not run. `null` turns the policy off (the default); erasures it already
+/// scheduled stay scheduled. See
 /// `GET /v1/retention/preview` for whom a period would reach.
 #[utoipa::path(
     operation_id = "set_retention_policy",

@@ -502,12 +502,30 @@ async fn a_retention_policy_previews_and_schedules_exactly_the_eligible_clients(
     assert!(preview_ids(&app, &token, "").await.is_empty(), "nothing left for the next run");
     assert_eq!(tick(&app).await, 0);
 
+    // Due, one of them back in care: that one's erasure is cancelled, not run.
+    assert_eq!(patch_client(&app, &token, &discharged, json!({"status": "active"})).await.status(), 200);
+    let mut conn = app.db().await;
+    diesel::sql_query(
+        "UPDATE clients SET erasure_scheduled_for = now() WHERE erasure_requested_by = 'attune:retention-policy'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(tick(&app).await, 2);
+    let readmitted = erasure(&app, &token, &discharged).await;
+    assert_eq!(readmitted["state"], "cancelled");
+    assert_eq!(app.get(&format!("/v1/clients/{discharged}"), &token).await.status(), 200);
+    assert_eq!(audit_actions(&app, &discharged).await.last().map(String::as_str), Some("client.erasure_cancelled"));
+    for client in [&archived, &both] {
+        assert_eq!(erasure(&app, &token, client).await["state"], "completed");
+    }
+
     // Turned off, the preview is empty again; what it scheduled stays scheduled.
     let off: Value = put(json!({"erase_after_days": null}), None).await.unwrap().json().await.unwrap();
     assert_eq!(off["erase_after_days"], Value::Null);
     let preview: Value = app.get("/v1/retention/preview", &token).await.json().await.unwrap();
     assert_eq!(preview["data"], json!([]));
-    assert_eq!(erasure(&app, &token, &discharged).await["state"], "scheduled");
+    assert_eq!(erasure(&app, &token, &scheduled).await["state"], "scheduled");
 }
 
 /// What the scan looks for, and where it finds it.
