@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::WebhookArgs;
+use crate::config::{ErasureArgs, WebhookArgs};
 use crate::db::DbPool;
 use crate::http::idempotency;
 use crate::jobs::Jobs;
@@ -13,7 +13,7 @@ use crate::webhooks::address::AddressPolicy;
 use crate::webhooks::dispatcher::Dispatcher;
 use crate::webhooks::sealing::SealingKey;
 use crate::webhooks::{DispatchSettings, Webhooks};
-use crate::{audit, client_links, events, webhooks};
+use crate::{audit, client_links, erasure, events, webhooks};
 
 /// The webhook machinery the settings describe; `None` without a key.
 pub fn webhooks_from(args: &WebhookArgs) -> anyhow::Result<Option<Arc<Webhooks>>> {
@@ -30,8 +30,8 @@ pub fn webhooks_from(args: &WebhookArgs) -> anyhow::Result<Option<Arc<Webhooks>>
     Ok(Some(Arc::new(Webhooks::new(SealingKey::from_hex(key)?, policy, timeout, settings)?)))
 }
 
-/// Purges, periodic checks and (when `dispatch` names it) webhook delivery.
-pub fn database_jobs(jobs: &mut Jobs, pool: &DbPool, dispatch: Option<Arc<Webhooks>>) {
+/// Purges, periodic checks, erasures and (when `dispatch` names it) webhook delivery.
+pub fn database_jobs(jobs: &mut Jobs, pool: &DbPool, dispatch: Option<Arc<Webhooks>>, erasure: &ErasureArgs) {
     jobs.led("seal the audit trail", audit::SEAL_PERIOD, pool.clone(), |conn| Box::pin(audit::seal_all(conn)));
     jobs.led("purge expired idempotency keys", Duration::from_secs(3600), pool.clone(), |conn| {
         Box::pin(async move { Ok(idempotency::purge_expired(conn).await? as u64) })
@@ -50,6 +50,8 @@ pub fn database_jobs(jobs: &mut Jobs, pool: &DbPool, dispatch: Option<Arc<Webhoo
     jobs.led("raise progress flags", Duration::from_secs(300), pool.clone(), |conn| {
         Box::pin(events::flag_check::run(conn))
     });
+    let every = Duration::from_secs(erasure.erasure_interval_seconds);
+    jobs.led(erasure::job::NAME, every, pool.clone(), |conn| Box::pin(erasure::job::run(conn)));
     if let Some(webhooks) = dispatch {
         let poll = webhooks.settings.poll;
         jobs.claimed("deliver webhooks", poll, Arc::new(Dispatcher::new(pool.clone(), webhooks)));

@@ -151,6 +151,8 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub erasure: ErasureArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -165,6 +167,24 @@ pub struct WorkerArgs {
     pub shutdown_timeout_seconds: u64,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub erasure: ErasureArgs,
+}
+
+/// Erasure of clients' records.
+#[derive(Debug, Clone, Args)]
+pub struct ErasureArgs {
+    /// How often the erasure job runs, in seconds (1 to 60): it executes the
+    /// erasures that are due and schedules those retention policies call for.
+    /// One instance at a time does the work.
+    #[arg(long, env = "ATTUNE_ERASURE_INTERVAL_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub erasure_interval_seconds: u64,
+}
+
+impl Default for ErasureArgs {
+    fn default() -> Self {
+        Self { erasure_interval_seconds: 60 }
+    }
 }
 
 /// Webhook signing and delivery.
@@ -299,6 +319,7 @@ impl ServeArgs {
             metrics_bind: "127.0.0.1:9464".to_owned(),
             limits: LimitArgs::default(),
             webhooks: WebhookArgs::default(),
+            erasure: ErasureArgs::default(),
         }
     }
 }

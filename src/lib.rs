@@ -12,6 +12,7 @@ pub mod client_links;
 pub mod clients;
 pub mod config;
 pub mod db;
+pub mod erasure;
 pub mod events;
 pub mod exercises;
 pub mod fhir;

@@ -5,8 +5,8 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::{
-    api_clients, assessments, audit, auth, client_links, clients, events, exercises, health, homework, instruments,
-    norms, progress, recommendations, relationships, webhooks,
+    api_clients, assessments, audit, auth, client_links, clients, erasure, events, exercises, health, homework,
+    instruments, norms, progress, recommendations, relationships, webhooks,
 };
 
 /// Every documented route. Used for serving and for the OpenAPI document alike.
@@ -16,6 +16,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(auth::routes::create_token)
             .configure(api_clients::routes::configure)
             .configure(clients::routes::configure)
+            .configure(erasure::routes::configure)
             .configure(instruments::routes::configure)
             .configure(assessments::routes::configure)
             .configure(exercises::routes::configure)

@@ -164,7 +164,7 @@ impl Application {
         .listen(listener)?;
         let server = server.run();
         let dispatch = webhooks.filter(|_| args.webhooks.webhook_dispatch);
-        let jobs = background_jobs(state_for_jobs, &pool, dispatch);
+        let jobs = background_jobs(state_for_jobs, &pool, dispatch, &args.erasure);
         Ok(Self {
             port,
             server,
@@ -245,6 +245,7 @@ fn background_jobs(
     state: web::Data<AppState>,
     pool: &DbPool,
     dispatch: Option<std::sync::Arc<crate::webhooks::Webhooks>>,
+    erasure: &crate::config::ErasureArgs,
 ) -> Jobs {
     let mut jobs = Jobs::new();
     jobs.local("forget idle rate-limit buckets", Duration::from_secs(60), move || {
@@ -257,6 +258,6 @@ fn background_jobs(
             }
         }
     });
-    background::database_jobs(&mut jobs, pool, dispatch);
+    background::database_jobs(&mut jobs, pool, dispatch, erasure);
     jobs
 }

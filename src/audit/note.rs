@@ -19,6 +19,10 @@ use crate::http::ApiError;
 use crate::http::problem::without_nul;
 use crate::practices::PracticeId;
 
+/// What a search filter's value is recorded as when the value itself would
+/// identify a person.
+pub const WITHHELD: &str = "(withheld)";
+
 /// One entry of the trail, as appended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
@@ -110,6 +114,12 @@ impl Note {
         note
     }
 
+    /// A note for work no request asked for (a background job acting for
+    /// whoever asked for it earlier), about `resource_id`.
+    pub fn detached(audited: Audited, principal: &Principal, resource_id: Uuid) -> Self {
+        Self::for_page(audited, principal, resource_id, Origin { request_id: None, source: None })
+    }
+
     /// The request's note (one that records nothing when the operation is
     /// not audited).
     pub fn of(req: &HttpRequest) -> Self {
@@ -155,7 +165,13 @@ impl Note {
         let filters: serde_json::Map<String, serde_json::Value> = pairs
             .into_iter()
             .filter(|(name, _)| name != "cursor" && name != "limit")
-            .map(|(name, value)| (without_nul(&name), serde_json::Value::String(without_nul(&value))))
+            .map(|(name, value)| {
+                // The integrator's own id for a person identifies them
+                // outside this service, and the trail outlives an erasure:
+                // keep that it was searched by, not what.
+                let value = if name == "external_id" { WITHHELD.to_owned() } else { without_nul(&value) };
+                (without_nul(&name), serde_json::Value::String(value))
+            })
             .collect();
         if let Some(mut draft) = self.draft() {
             if let Some(client) =
@@ -164,6 +180,17 @@ impl Note {
                 draft.client_id = Some(client);
             }
             draft.query = (!filters.is_empty()).then_some(serde_json::Value::Object(filters));
+        }
+    }
+
+    /// A detail of what a write did that is no clinical content (a legal
+    /// hold placed, say), kept in the entry's `query`.
+    pub fn detail(&self, name: &str, value: serde_json::Value) {
+        if let Some(mut draft) = self.draft() {
+            let query = draft.query.get_or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if let Some(members) = query.as_object_mut() {
+                members.insert(name.to_owned(), value);
+            }
         }
     }
 
@@ -290,6 +317,8 @@ mod tests {
         assert_eq!((entry.result_count, entry.client_id), (Some(3), Some(client)));
         note.filters("limit=5");
         assert_eq!(note.entry(200).unwrap().query, None, "paging alone is no filter");
+        note.filters("external_id=ehr-881");
+        assert_eq!(note.entry(200).unwrap().query, Some(serde_json::json!({"external_id": WITHHELD})));
         note.filters("status=a%00b");
         assert_eq!(note.entry(200).unwrap().query, Some(serde_json::json!({"status": "a\u{FFFD}b"})));
     }

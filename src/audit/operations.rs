@@ -80,7 +80,7 @@ const fn audited_as(operation: &'static str, action: Action, resource_type: &'st
     Audited { operation, action, resource_type, path_id }
 }
 
-use Action::{Create, Delete, Export, Read, Search, Update};
+use Action::{Create, Delete, Erase, Export, Read, Search, Update};
 use PathId::{Client, Resource};
 
 /// Every operation the trail records.
@@ -125,6 +125,12 @@ pub const AUDITED: &[Audited] = &[
     audited_as("set_local_norms", Update, "instrument", Resource),
     audited_as("delete_local_norms", Delete, "instrument", Resource),
     audited_as("register_exercise", Create, "exercise", Resource),
+    // Erasure and retention (the erasure itself is the job's, below).
+    audited_as("request_client_erasure", Create, "erasure", Client),
+    audited_as("get_client_erasure", Read, "erasure", Client),
+    audited_as("cancel_client_erasure", Delete, "erasure", Client),
+    audited_as("set_retention_policy", Update, "retention_policy", Resource),
+    audited_as("preview_retention", Search, "client", Resource),
     // Credentials.
     audited_as("create_api_client", Create, "api_client", Resource),
     audited_as("rotate_api_client_secret", Update, "api_client", Resource),
@@ -144,6 +150,17 @@ pub const PAGE_SAVE_DRAFT: Audited = audited_as("client_page_save_draft", Update
 pub const PAGE_SUBMIT_ASSESSMENT: Audited = audited_as("client_page_submit_assessment", Update, "assessment", Resource);
 /// A client logging homework through a link's page.
 pub const PAGE_LOG_HOMEWORK: Audited = audited_as("client_page_log_homework", Create, "homework", Resource);
+
+/// The erasure job executing a due erasure (answered `200` in the trail:
+/// no request, so no status of its own).
+pub const JOB_ERASE_CLIENT: Audited = audited_as("erasure_job_erase_client", Erase, "client", Resource);
+/// The erasure job dissolving a relationship left with one member.
+pub const JOB_DISSOLVE_RELATIONSHIP: Audited =
+    audited_as("erasure_job_dissolve_relationship", Delete, "relationship", Resource);
+/// The erasure job scheduling an erasure the retention policy calls for.
+pub const JOB_SCHEDULE_ERASURE: Audited = audited_as("erasure_job_schedule", Create, "erasure", Client);
+/// The erasure job cancelling a retention erasure for a client back in care.
+pub const JOB_CANCEL_ERASURE: Audited = audited_as("erasure_job_cancel", Delete, "erasure", Client);
 
 #[cfg(test)]
 mod tests {

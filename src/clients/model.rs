@@ -46,7 +46,10 @@ impl ClientStatus {
     "status": "active",
     "created_at": "2026-11-22T09:30:00Z",
     "updated_at": "2026-11-22T09:30:00Z",
-    "archived_at": null
+    "archived_at": null,
+    "discharged_at": null,
+    "legal_hold": false,
+    "erasure_scheduled_for": null
 }))]
 pub struct Client {
     pub id: Uuid,
@@ -61,6 +64,16 @@ pub struct Client {
     /// Set once the client is archived (`DELETE`); archived clients are left
     /// out of lists unless `include_archived=true`.
     pub archived_at: Option<DateTime<Utc>>,
+    /// When the client was last discharged (set while `status` is
+    /// `discharged`): a retention policy counts from here or from
+    /// `archived_at`, whichever came first.
+    pub discharged_at: Option<DateTime<Utc>>,
+    /// While `true`, the client's record is not erased: an erasure request
+    /// answers 409 and a scheduled erasure waits. Set by an admin.
+    pub legal_hold: bool,
+    /// When a scheduled erasure of the client's record is due
+    /// (`GET /v1/clients/{id}/erasure` for the detail); `null` when none is.
+    pub erasure_scheduled_for: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -77,6 +90,11 @@ impl TryFrom<ClientRow> for Client {
             created_at: row.created_at,
             updated_at: row.updated_at,
             archived_at: row.archived_at,
+            discharged_at: row.discharged_at,
+            legal_hold: row.legal_hold,
+            erasure_scheduled_for: row
+                .erasure_scheduled_for
+                .filter(|_| row.erasure_state.as_deref() == Some("scheduled")),
         })
     }
 }
@@ -107,7 +125,8 @@ pub struct NewClient {
 }
 
 /// Changes to a client (JSON merge patch: absent members stay as they are,
-/// `external_id: null` clears it).
+/// `external_id: null` clears it). `legal_hold` needs the scope `admin`;
+/// the other members need `clients:write`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "discharged"}))]
@@ -120,6 +139,19 @@ pub struct ClientPatch {
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ClientStatus>,
+    /// Place (`true`) or lift (`false`) a legal hold: while held, the
+    /// client's record is not erased. Scope `admin` only; allowed on an
+    /// archived client too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<bool>,
+}
+
+impl ClientPatch {
+    /// Whether the patch changes the client's own record (anything but the
+    /// legal hold): what `clients:write` covers and an archived client refuses.
+    pub fn changes_the_record(&self) -> bool {
+        self.external_id.is_some() || self.display_name.is_some() || self.status.is_some()
+    }
 }
 
 impl Validate for ClientPatch {

@@ -8,8 +8,8 @@ use uuid::Uuid;
 use super::model::{Client, ClientList, ClientPatch, ListClientsQuery, NewClient};
 use super::store::{self, Change, ClientFilter};
 use crate::audit;
-use crate::auth::Auth;
 use crate::auth::scopes::{ClientsRead, ClientsWrite};
+use crate::auth::{Auth, Principal, Scope};
 use crate::db::worker::WorkerConnection;
 use crate::events::{self, EventData, EventType};
 use crate::http::etag::{Precondition, etag};
@@ -51,7 +51,20 @@ fn change_into_result(change: Change) -> Result<store::ClientRow, ApiError> {
             code: "client_archived",
             detail: "an archived client cannot be changed".to_owned(),
         }),
+        Change::Erased(erased_at) => Err(super::erased(erased_at)),
     }
+}
+
+/// What a patch needs: `admin` for the legal hold, `clients:write` for the
+/// rest (and for an empty patch, which changes only the version).
+fn require_scopes_for(principal: &Principal, patch: &ClientPatch) -> Result<(), ApiError> {
+    if patch.changes_the_record() || patch.legal_hold.is_none() {
+        principal.require(Scope::ClientsWrite)?;
+    }
+    if patch.legal_hold.is_some() {
+        principal.require(Scope::Admin)?;
+    }
+    Ok(())
 }
 
 /// Create a client.
@@ -109,7 +122,8 @@ pub async fn create_client(
 /// List clients.
 ///
 /// Oldest first, a page at a time: pass `next_cursor` back as `cursor` until
-/// it is `null`. Archived clients are left out unless `include_archived=true`.
+/// it is `null`. Archived clients are left out unless `include_archived=true`;
+/// erased clients always are (their `client.erased` event tells of them).
 #[utoipa::path(
     operation_id = "list_clients",
     tag = "clients",
@@ -147,7 +161,7 @@ pub async fn list_clients(
 /// Fetch a client.
 ///
 /// Answers with an `ETag`; send it back as `If-Match` when you change the
-/// client. Another practice's client answers 404.
+/// client. Another practice's client answers 404; an erased client 410.
 #[utoipa::path(
     operation_id = "get_client",
     tag = "clients",
@@ -159,6 +173,7 @@ pub async fn list_clients(
         (status = 401, response = responses::Unauthorized),
         (status = 403, response = responses::Forbidden),
         (status = 404, response = responses::NotFound),
+        (status = 410, response = responses::Gone),
         (status = 503, response = responses::Unavailable),
     ),
     security(("oauth2" = ["clients:read"]), ("bearer" = []))
@@ -170,7 +185,7 @@ pub async fn get_client(
     db: WorkerConnection,
 ) -> Result<HttpResponse, ApiError> {
     let row = db.run(async |conn| store::find_client(conn, auth.practice_id, *id).await).await?;
-    with_etag(row.ok_or(ApiError::NotFound(RESOURCE))?)
+    with_etag(super::found(row)?)
 }
 
 /// Change a client.
@@ -178,6 +193,12 @@ pub async fn get_client(
 /// A JSON merge patch: members you leave out keep their value;
 /// `"external_id": null` clears it. Send the `ETag` you read as `If-Match`;
 /// if the client changed since, the answer is 412 and nothing changes.
+///
+/// `legal_hold` places or lifts a legal hold and needs the scope `admin`
+/// (a token without it that sends `legal_hold` answers 403); the other
+/// members need `clients:write`. While held, an erasure request answers 409
+/// and a scheduled erasure waits. An archived client takes a legal hold but
+/// no other change (409); an erased client answers 410.
 #[utoipa::path(
     operation_id = "update_client",
     tag = "clients",
@@ -194,24 +215,25 @@ pub async fn get_client(
         (status = 403, response = responses::Forbidden),
         (status = 404, response = responses::NotFound),
         (status = 409, response = responses::Conflict),
+        (status = 410, response = responses::Gone),
         (status = 412, response = responses::PreconditionFailed),
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::ValidationFailed),
         (status = 503, response = responses::Unavailable),
     ),
-    security(("oauth2" = ["clients:write"]), ("bearer" = []))
+    security(("oauth2" = ["clients:write"]), ("oauth2" = ["admin"]), ("bearer" = []))
 )]
 #[patch("/clients/{id}")]
 pub async fn update_client(
-    auth: Auth<ClientsWrite>,
+    principal: Principal,
+    entry: audit::Note,
     id: web::Path<Uuid>,
     precondition: Precondition,
     state: web::Data<AppState>,
     ValidJson(patch): ValidJson<ClientPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let entry = auth.audit.clone();
-    let principal = auth.principal;
+    require_scopes_for(&principal, &patch)?;
     let id = id.into_inner();
     let row = crate::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
@@ -219,6 +241,10 @@ pub async fn update_client(
                 .await
                 .map_err(external_id_conflict)?;
             let row = change_into_result(change)?;
+            if let Some(hold) = patch.legal_hold {
+                // Who placed or lifted a hold is a compliance question: say so in the entry.
+                entry.detail("legal_hold", serde_json::Value::Bool(hold));
+            }
             let data = EventData::client(id, &row.status);
             events::append(conn, principal.practice_id, EventType::ClientUpdated, &data).await?;
             audit::record(conn, &entry, StatusCode::OK).await?;
@@ -233,7 +259,7 @@ pub async fn update_client(
 ///
 /// The client and its history stay readable by id, leave lists (unless
 /// `include_archived=true`) and free their `external_id`. Archiving twice is
-/// harmless. `If-Match` is honoured when sent.
+/// harmless. `If-Match` is honoured when sent. An erased client answers 410.
 #[utoipa::path(
     operation_id = "archive_client",
     tag = "clients",
@@ -247,6 +273,7 @@ pub async fn update_client(
         (status = 401, response = responses::Unauthorized),
         (status = 403, response = responses::Forbidden),
         (status = 404, response = responses::NotFound),
+        (status = 410, response = responses::Gone),
         (status = 412, response = responses::PreconditionFailed),
         (status = 503, response = responses::Unavailable),
     ),

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -22,6 +23,12 @@ pub struct ClientRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub archived_at: Option<DateTime<Utc>>,
+    pub legal_hold: bool,
+    pub discharged_at: Option<DateTime<Utc>>,
+    pub erasure_state: Option<String>,
+    pub erasure_scheduled_for: Option<DateTime<Utc>>,
+    /// Set on a tombstone: the client's record was erased.
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 pub struct ClientFilter {
@@ -43,6 +50,7 @@ pub async fn insert_client(
             clients::external_id.eq(&new.external_id),
             clients::display_name.eq(&new.display_name),
             clients::status.eq(new.status.as_str()),
+            clients::discharged_at.eq(discharged_now_if(new.status)),
         ))
         .returning(ClientRow::as_returning())
         .get_result(conn)
@@ -86,7 +94,28 @@ pub async fn list_clients(
     if !filter.include_archived {
         query = query.filter(clients::archived_at.is_null());
     }
+    // Tombstones are never listed: an erased client is told by its
+    // `client.erased` event and answers 410 by id.
+    query = query.filter(clients::erased_at.is_null());
     query.load(conn).await
+}
+
+/// When a new client with `status` was discharged: now, if it is.
+fn discharged_now_if(status: ClientStatus) -> diesel::expression::SqlLiteral<Nullable<Timestamptz>> {
+    match status {
+        ClientStatus::Discharged => diesel::dsl::sql("now()"),
+        ClientStatus::Active => diesel::dsl::sql("NULL"),
+    }
+}
+
+/// When a client with `status` was discharged: kept while it stays
+/// discharged, now when it becomes so, none otherwise (what the retention
+/// policy counts from).
+fn discharged_at_for(status: ClientStatus) -> diesel::expression::SqlLiteral<Nullable<Timestamptz>> {
+    match status {
+        ClientStatus::Discharged => diesel::dsl::sql("coalesce(discharged_at, now())"),
+        ClientStatus::Active => diesel::dsl::sql("NULL"),
+    }
 }
 
 /// The outcome of a conditional change.
@@ -97,6 +126,8 @@ pub enum Change {
     NotFound,
     Stale,
     Archived,
+    /// The client was erased; only its tombstone is left.
+    Erased(DateTime<Utc>),
 }
 
 /// Applies a patch under the precondition. The row is locked first, so of
@@ -111,12 +142,21 @@ pub async fn update_client(
     let Some(current) = lock_client(conn, practice, id).await? else {
         return Ok(Change::NotFound);
     };
+    if let Some(erased_at) = current.erased_at {
+        return Ok(Change::Erased(erased_at));
+    }
     if !precondition.allows(current.version) {
         return Ok(Change::Stale);
     }
-    if current.archived_at.is_some() {
+    // A legal hold is placed on archived clients too: they are the ones a
+    // retention policy erases.
+    if current.archived_at.is_some() && patch.changes_the_record() {
         return Ok(Change::Archived);
     }
+    let status = match patch.status {
+        Some(status) => status,
+        None => ClientStatus::from_db(&current.status).unwrap_or_default(),
+    };
     let external_id = match &patch.external_id {
         Some(value) => value.clone(),
         None => current.external_id,
@@ -127,7 +167,9 @@ pub async fn update_client(
         .set((
             clients::external_id.eq(external_id),
             clients::display_name.eq(patch.display_name.as_ref().unwrap_or(&current.display_name)),
-            clients::status.eq(patch.status.map_or(current.status, |s| s.as_str().to_owned())),
+            clients::status.eq(status.as_str()),
+            clients::discharged_at.eq(discharged_at_for(status)),
+            clients::legal_hold.eq(patch.legal_hold.unwrap_or(current.legal_hold)),
             clients::version.eq(current.version + 1),
             clients::updated_at.eq(diesel::dsl::now),
         ))
@@ -147,6 +189,9 @@ pub async fn archive_client(
     let Some(current) = lock_client(conn, practice, id).await? else {
         return Ok(Change::NotFound);
     };
+    if let Some(erased_at) = current.erased_at {
+        return Ok(Change::Erased(erased_at));
+    }
     if !precondition.allows(current.version) {
         return Ok(Change::Stale);
     }
@@ -165,6 +210,25 @@ pub async fn archive_client(
         .get_result(conn)
         .await?;
     Ok(Change::Done(row))
+}
+
+/// The client, share-locked until the transaction ends, for a write that
+/// adds a record about it: an erasure (which takes the row for update)
+/// either waits for that write to commit and then erases what it added, or
+/// commits first, and the write then reads the tombstone and refuses.
+pub async fn find_client_for_new_record(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    id: Uuid,
+) -> QueryResult<Option<ClientRow>> {
+    clients::table
+        .filter(clients::practice_id.eq(practice.0))
+        .filter(clients::id.eq(id))
+        .select(ClientRow::as_select())
+        .for_key_share()
+        .first(conn)
+        .await
+        .optional()
 }
 
 async fn lock_client(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<ClientRow>> {

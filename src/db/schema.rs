@@ -33,6 +33,16 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         archived_at -> Nullable<Timestamptz>,
+        legal_hold -> Bool,
+        discharged_at -> Nullable<Timestamptz>,
+        erasure_state -> Nullable<Text>,
+        erasure_reason -> Nullable<Text>,
+        erasure_requested_at -> Nullable<Timestamptz>,
+        erasure_requested_by -> Nullable<Text>,
+        erasure_requested_by_actor -> Nullable<Text>,
+        erasure_scheduled_for -> Nullable<Timestamptz>,
+        erasure_cancelled_at -> Nullable<Timestamptz>,
+        erased_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -347,6 +357,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    retention_policies (practice_id) {
+        practice_id -> Uuid,
+        erase_after_days -> Nullable<Int4>,
+        version -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_clients -> practices (practice_id));
 diesel::joinable!(homework -> exercises (exercise_id));
 diesel::joinable!(assessments -> instruments (instrument_id));
@@ -380,4 +399,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_deliveries,
     webhook_attempts,
+    retention_policies,
 );

@@ -17,6 +17,9 @@ pub enum EventType {
     ClientUpdated,
     #[serde(rename = "client.archived")]
     ClientArchived,
+    /// The client's record was erased; its id answers 410 from now on.
+    #[serde(rename = "client.erased")]
+    ClientErased,
     #[serde(rename = "assessment.assigned")]
     AssessmentAssigned,
     #[serde(rename = "assessment.completed")]
@@ -36,10 +39,11 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::ClientCreated,
         EventType::ClientUpdated,
         EventType::ClientArchived,
+        EventType::ClientErased,
         EventType::AssessmentAssigned,
         EventType::AssessmentCompleted,
         EventType::AssessmentCancelled,
@@ -55,6 +59,7 @@ impl EventType {
             EventType::ClientCreated => "client.created",
             EventType::ClientUpdated => "client.updated",
             EventType::ClientArchived => "client.archived",
+            EventType::ClientErased => "client.erased",
             EventType::AssessmentAssigned => "assessment.assigned",
             EventType::AssessmentCompleted => "assessment.completed",
             EventType::AssessmentCancelled => "assessment.cancelled",
@@ -101,6 +106,12 @@ pub struct EventData {
     /// progress for the detail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag: Option<FlagKind>,
+    /// `true` on an event about a client whose record was since erased: its
+    /// ids were removed with the record, and the event keeps only its type,
+    /// number and time (so the feed keeps its numbering). The
+    /// `client.erased` event that follows names the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<bool>,
 }
 
 impl EventData {
@@ -154,7 +165,7 @@ pub struct ListEventsQuery {
     #[serde(rename = "type")]
     #[param(
         rename = "type",
-        pattern = "^(client\\.created|client\\.updated|client\\.archived|assessment\\.assigned|assessment\\.completed|assessment\\.cancelled|homework\\.assigned|homework\\.status_changed|homework\\.logged|relationship\\.created|progress\\.flag_raised)(,(client\\.created|client\\.updated|client\\.archived|assessment\\.assigned|assessment\\.completed|assessment\\.cancelled|homework\\.assigned|homework\\.status_changed|homework\\.logged|relationship\\.created|progress\\.flag_raised))*$"
+        pattern = "^(client\\.created|client\\.updated|client\\.archived|client\\.erased|assessment\\.assigned|assessment\\.completed|assessment\\.cancelled|homework\\.assigned|homework\\.status_changed|homework\\.logged|relationship\\.created|progress\\.flag_raised)(,(client\\.created|client\\.updated|client\\.archived|client\\.erased|assessment\\.assigned|assessment\\.completed|assessment\\.cancelled|homework\\.assigned|homework\\.status_changed|homework\\.logged|relationship\\.created|progress\\.flag_raised))*$"
     )]
     pub types: Option<String>,
     /// Page size, 1 to 200 (default 50).

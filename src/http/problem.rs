@@ -70,6 +70,9 @@ pub enum ApiError {
     MethodNotAllowed { allow: Vec<String> },
     #[error("conflict: {code}")]
     Conflict { code: &'static str, detail: String },
+    /// The resource existed and was removed for good (an erased client).
+    #[error("gone: {code}")]
+    Gone { code: &'static str, detail: String },
     #[error("stale If-Match")]
     PreconditionFailed,
     #[error("bad request: {code}")]
@@ -131,6 +134,7 @@ impl ApiError {
             Self::NoRoute => ("no_route", "No such endpoint"),
             Self::MethodNotAllowed { .. } => ("method_not_allowed", "The endpoint does not accept this method"),
             Self::Conflict { code, .. } => (code, "The request conflicts with the resource's state"),
+            Self::Gone { code, .. } => (code, "The resource no longer exists"),
             Self::PreconditionFailed => ("precondition_failed", "The resource has changed since it was read"),
             Self::BadRequest { code, .. } => (code, "The request is malformed"),
             Self::Validation(_) => ("validation_failed", "The request body is not valid"),
@@ -156,7 +160,9 @@ impl ApiError {
             Self::NotFound(what) => Some(format!("no {what} with this id in your practice")),
             Self::NoRoute => Some("see /openapi.json for the endpoints".to_owned()),
             Self::MethodNotAllowed { allow } => Some(format!("allowed: {}", allow.join(", "))),
-            Self::Conflict { detail, .. } | Self::BadRequest { detail, .. } => Some(detail.clone()),
+            Self::Conflict { detail, .. } | Self::Gone { detail, .. } | Self::BadRequest { detail, .. } => {
+                Some(detail.clone())
+            }
             Self::PreconditionFailed => Some("fetch the resource again and retry with its current ETag".to_owned()),
             Self::Validation(errors) => Some(match errors.len() {
                 1 => "1 field is not valid".to_owned(),
@@ -214,6 +220,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Validation(_) | Self::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,

@@ -53,6 +53,17 @@ pub struct NotFound(ProblemDetails);
 }))]
 pub struct Conflict(ProblemDetails);
 
+/// The resource existed but is gone for good: the client was erased. Its
+/// id stays known (`GET /v1/clients/{id}/erasure` tells when and why), but
+/// nothing of it can be read or changed again.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json", example = json!({
+    "type": "urn:attune:problem:client_erased", "title": "The resource no longer exists", "status": 410,
+    "detail": "the client's record was erased on 2027-01-08T09:30:00Z", "code": "client_erased",
+    "request_id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"
+}))]
+pub struct Gone(ProblemDetails);
+
 /// The `If-Match` tag is stale: the resource changed since it was read.
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json", example = json!({

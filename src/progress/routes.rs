@@ -41,6 +41,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         (status = 401, response = responses::Unauthorized),
         (status = 403, response = responses::Forbidden),
         (status = 404, response = responses::NotFound),
+        (status = 410, response = responses::Gone),
         (status = 503, response = responses::Unavailable),
     ),
     security(("oauth2" = ["progress:read"]), ("bearer" = []))
@@ -76,6 +77,7 @@ pub async fn get_client_progress(
         (status = 401, response = responses::Unauthorized),
         (status = 403, response = responses::Forbidden),
         (status = 404, response = responses::NotFound),
+        (status = 410, response = responses::Gone),
         (status = 503, response = responses::Unavailable),
     ),
     security(("oauth2" = ["progress:read"]), ("bearer" = []))
@@ -135,16 +137,18 @@ async fn build(
     instrument_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<ClientProgress, ApiError> {
-    let (exists, scores, classifications, assignments, overdue) = try_join5(
-        store::client_exists(conn, practice, client_id),
+    let (standing, scores, classifications, assignments, overdue) = try_join5(
+        store::client_standing(conn, practice, client_id),
         store::scores(conn, practice, client_id, period, instrument_key),
         store::classifications(conn, practice, client_id, period, instrument_key),
         store::assignments(conn, practice, client_id),
         store::overdue_assessments(conn, practice, client_id, now.date_naive()),
     )
     .await?;
-    if !exists {
-        return Err(ApiError::NotFound("client"));
+    match standing {
+        None => return Err(ApiError::NotFound("client")),
+        Some(Some(erased_at)) => return Err(crate::clients::erased(erased_at)),
+        Some(None) => {}
     }
     let weeks = report::adherence_weeks(period, now);
     let ((versions, local), history) = try_join(super::versions_and_norms(conn, practice, &scores), async {

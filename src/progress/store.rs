@@ -27,13 +27,20 @@ pub struct Period {
     pub end: Option<DateTime<Utc>>,
 }
 
-/// Whether the practice has this client (archived ones included).
-pub async fn client_exists(conn: &AsyncPgConnection, practice: PracticeId, client_id: Uuid) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        clients::table.filter(clients::practice_id.eq(practice.0)).filter(clients::id.eq(client_id)),
-    ))
-    .get_result(&mut { conn })
-    .await
+/// Whether the practice has this client (archived ones included): `None`
+/// when not, `Some(erased_at)` when it does (`Some(Some(_))` for a tombstone).
+pub async fn client_standing(
+    conn: &AsyncPgConnection,
+    practice: PracticeId,
+    client_id: Uuid,
+) -> QueryResult<Option<Option<DateTime<Utc>>>> {
+    clients::table
+        .filter(clients::practice_id.eq(practice.0))
+        .filter(clients::id.eq(client_id))
+        .select(clients::erased_at)
+        .first(&mut { conn })
+        .await
+        .optional()
 }
 
 #[derive(Debug, Clone, Queryable)]

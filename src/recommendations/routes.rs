@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         (status = 401, response = responses::Unauthorized),
         (status = 403, response = responses::Forbidden),
         (status = 404, response = responses::NotFound),
+        (status = 410, response = responses::Gone),
         (status = 503, response = responses::Unavailable),
     ),
     security(("oauth2" = ["homework:read"]), ("bearer" = []))
@@ -48,7 +49,7 @@ pub async fn list_recommendations(
     let practice = auth.practice_id;
     let client_id = id.into_inner();
     let mut conn = state.pool.get().await?;
-    clients::store::find_client(&conn, practice, client_id).await?.ok_or(ApiError::NotFound("client"))?;
+    clients::found(clients::store::find_client(&conn, practice, client_id).await?)?;
     let latest = store::latest_results(&mut conn, practice, client_id).await?;
     let based_on: Vec<BasedOn> = latest
         .iter()

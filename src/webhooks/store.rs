@@ -18,8 +18,8 @@ use crate::http::etag::Precondition;
 use crate::http::pagination::PageRequest;
 use crate::practices::PracticeId;
 
-/// The body sent for an event: the feed's representation of it.
-const EVENT_BODY: &str = "json_build_object('id', e.id, 'type', e.type, 'sequence', e.sequence, \
+/// The body sent for an event: the feed's representation of it (over `events e`).
+pub(crate) const EVENT_BODY: &str = "json_build_object('id', e.id, 'type', e.type, 'sequence', e.sequence, \
      'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
      'data', e.data)::text";
 
@@ -303,6 +303,15 @@ pub async fn queue_redelivery(
     event_id: Option<Uuid>,
     since: Option<DateTime<Utc>>,
 ) -> QueryResult<i64> {
+    // Share-locked in a statement of its own, before the events are read:
+    // an erasure (which takes the practice's endpoints for update before it
+    // redacts events) either waits for this to commit, then rewrites what it
+    // queued, or commits first, and this reads the redacted events.
+    diesel::sql_query("SELECT 1 FROM webhook_endpoints WHERE practice_id = $1 AND id = $2 FOR SHARE")
+        .bind::<SqlUuid, _>(practice.0)
+        .bind::<SqlUuid, _>(endpoint)
+        .execute(conn)
+        .await?;
     let sql = format!(
         "WITH queued AS ( \
              INSERT INTO webhook_deliveries (practice_id, id, endpoint_id, webhook_id, event_type, body, next_attempt_at) \
@@ -347,7 +356,7 @@ pub async fn record_test_delivery(
         ))
         .execute(conn)
         .await?;
-    insert_attempt(conn, practice, endpoint, message.delivery_id, 1, attempt).await
+    insert_attempt(conn, practice, endpoint, message.delivery_id, 1, attempt, attempt.response.as_deref()).await
 }
 
 pub struct TestMessage<'a> {
@@ -363,6 +372,7 @@ async fn insert_attempt(
     delivery: Uuid,
     number: i32,
     attempt: &Attempt,
+    response: Option<&str>,
 ) -> QueryResult<()> {
     let latency_ms = attempt.latency_ms();
     let attempted_at = Utc::now() - chrono::Duration::milliseconds(i64::from(latency_ms));
@@ -377,7 +387,7 @@ async fn insert_attempt(
             webhook_attempts::status_code.eq(attempt.status.map(i32::from)),
             webhook_attempts::latency_ms.eq(latency_ms),
             webhook_attempts::error.eq(attempt.error.as_deref()),
-            webhook_attempts::response.eq(attempt.response.as_deref()),
+            webhook_attempts::response.eq(response),
         ))
         .execute(conn)
         .await?;
@@ -509,10 +519,17 @@ pub async fn record_attempt(
     verdict: Verdict,
 ) -> QueryResult<()> {
     let practice = PracticeId(claimed.practice_id);
-    insert_attempt(conn, practice, claimed.endpoint_id, claimed.id, claimed.attempts, attempt).await?;
     let delivery = webhook_deliveries::table
         .filter(webhook_deliveries::practice_id.eq(claimed.practice_id))
         .filter(webhook_deliveries::id.eq(claimed.id));
+    // The row lock orders this against an erasure, which rewrites the
+    // bodies of the events it redacts: if the body changed while the
+    // delivery was in flight, the receiver's answer may echo what was
+    // erased, and is not kept (see `erasure::store::erase_client`).
+    let stored_body: Option<String> =
+        delivery.select(webhook_deliveries::body).for_update().first(conn).await.optional()?;
+    let response = attempt.response.as_deref().filter(|_| stored_body.as_deref() == Some(claimed.body.as_str()));
+    insert_attempt(conn, practice, claimed.endpoint_id, claimed.id, claimed.attempts, attempt, response).await?;
     let endpoint = webhook_endpoints::table
         .filter(webhook_endpoints::practice_id.eq(claimed.practice_id))
         .filter(webhook_endpoints::id.eq(claimed.endpoint_id));

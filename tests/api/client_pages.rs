@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::client_links::{LinkSetup, issue, link_setup};
 
 /// A visitor holding a link's cookie.
-struct Visitor {
+pub struct Visitor {
     cookie: String,
 }
 
@@ -25,7 +25,7 @@ fn assert_page_headers(headers: &HeaderMap) {
 }
 
 /// Opens the link's URL as a browser would, and keeps the cookie.
-async fn arrive(s: &LinkSetup, url: &str) -> Visitor {
+pub async fn arrive(s: &LinkSetup, url: &str) -> Visitor {
     let response = s.app.http.get(url).send().await.unwrap();
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/l/");
@@ -42,11 +42,11 @@ async fn arrive(s: &LinkSetup, url: &str) -> Visitor {
 }
 
 impl Visitor {
-    async fn get(&self, s: &LinkSetup, path: &str) -> reqwest::Response {
+    pub async fn get(&self, s: &LinkSetup, path: &str) -> reqwest::Response {
         s.app.http.get(s.app.url(path)).header("cookie", &self.cookie).send().await.unwrap()
     }
 
-    async fn post(&self, s: &LinkSetup, path: &str, form: &[(String, String)]) -> reqwest::Response {
+    pub async fn post(&self, s: &LinkSetup, path: &str, form: &[(String, String)]) -> reqwest::Response {
         s.app
             .http
             .post(s.app.url(path))
@@ -65,19 +65,19 @@ fn html_escape(text: &str) -> String {
 }
 
 /// The hidden CSRF token of the form on a page.
-fn csrf_of(html: &str) -> String {
+pub fn csrf_of(html: &str) -> String {
     let start = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-fn answers_form(csrf: &str, action: &str, answers: &[(&str, i64)]) -> Vec<(String, String)> {
+pub fn answers_form(csrf: &str, action: &str, answers: &[(&str, i64)]) -> Vec<(String, String)> {
     let mut form = vec![("csrf".to_owned(), csrf.to_owned()), ("action".to_owned(), action.to_owned())];
     form.extend(answers.iter().map(|(item, value)| (format!("item.{item}"), value.to_string())));
     form
 }
 
 /// The anxious answer set of tests/api/assessments.rs, as radio values.
-const ANXIOUS: [(&str, i64); 12] = [
+pub const ANXIOUS: [(&str, i64); 12] = [
     ("ax1", 6),
     ("ax2", 5),
     ("ax3", 2),

@@ -99,6 +99,7 @@ async fn snapshot(app: &TestApp, token: &str, doc: &Value, kind: &str, id: &str)
         "webhook_deliveries",
         "webhook_attempts",
         "idempotency_keys",
+        "retention_policies",
     ] {
         counts.push((table.to_owned(), app.count(&format!("SELECT count(*) FROM {table}")).await));
     }
@@ -181,8 +182,44 @@ async fn every_operation_on_another_practices_resource_answers_404_and_changes_n
         "list_webhook_deliveries",
         "redeliver_webhook_events",
         "test_webhook_endpoint",
+        "request_client_erasure",
+        "get_client_erasure",
+        "cancel_client_erasure",
     ] {
         assert!(probed.iter().any(|p| p == expected), "{expected} was not probed");
     }
-    assert!(probed.len() >= 26, "probed only {probed:?}");
+    assert!(probed.len() >= 29, "probed only {probed:?}");
+}
+
+/// The practice-wide erasure routes name no id: another practice's
+/// retention policy and preview are its own, and never list this one's clients.
+#[tokio::test]
+async fn another_practices_retention_policy_and_preview_are_its_own() {
+    let app = TestApp::spawn().await;
+    let token_a = app.token_a().await;
+    let token_b = app.token_b().await;
+    let client = app.create_client(&token_a, json!({"display_name": "Old", "status": "discharged"})).await;
+    let id = client["id"].as_str().unwrap();
+    let mut conn = app.db().await;
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query(format!("UPDATE clients SET discharged_at = now() - interval '900 days' WHERE id = '{id}'"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let put = |token: &str, days: i32| {
+        app.http.put(app.url("/v1/retention-policy")).bearer_auth(token).json(&json!({"erase_after_days": days})).send()
+    };
+    assert_eq!(put(&token_a, 400).await.unwrap().status(), 200);
+    let seen: Value = app.get("/v1/retention/preview", &token_a).await.json().await.unwrap();
+    assert_eq!(seen["data"][0]["client_id"], id, "practice A sees its own client");
+
+    let policy: Value = app.get("/v1/retention-policy", &token_b).await.json().await.unwrap();
+    assert_eq!(policy["erase_after_days"], Value::Null, "B's policy is B's: off");
+    for query in ["", "?erase_after_days=365"] {
+        let preview: Value = app.get(&format!("/v1/retention/preview{query}"), &token_b).await.json().await.unwrap();
+        assert_eq!(preview["data"], json!([]), "B's preview{query} lists none of A's clients");
+    }
+    assert_eq!(put(&token_b, 3650).await.unwrap().status(), 200);
+    let policy: Value = app.get("/v1/retention-policy", &token_a).await.json().await.unwrap();
+    assert_eq!(policy["erase_after_days"], 400, "B's change left A's policy alone");
 }

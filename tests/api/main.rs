@@ -11,6 +11,7 @@ mod client_links;
 mod client_pages;
 mod clients;
 mod concurrency;
+mod erasure;
 mod events;
 mod exercises;
 mod health;

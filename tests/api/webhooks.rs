@@ -147,9 +147,23 @@ async fn endpoint(app: &TestApp, token: &str, id: &str) -> Value {
     app.get(&format!("/v1/webhook-endpoints/{id}"), token).await.json().await.unwrap()
 }
 
+/// The endpoint's delivery log, once the dispatcher has written down every
+/// attempt it made (the receiver sees a request before its answer is
+/// recorded: a delivery holds its lease until then).
 async fn attempts(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
-    let page: Value = app.get(&format!("/v1/webhook-endpoints/{id}/deliveries"), token).await.json().await.unwrap();
-    page["data"].as_array().unwrap().clone()
+    let in_flight = format!(
+        "SELECT count(*) AS count FROM webhook_deliveries WHERE endpoint_id = '{id}' \
+         AND state = 'pending' AND leased_until IS NOT NULL"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let page: Value = app.get(&format!("/v1/webhook-endpoints/{id}/deliveries"), token).await.json().await.unwrap();
+        let log = page["data"].as_array().unwrap().clone();
+        if (!log.is_empty() && app.count(&in_flight).await == 0) || Instant::now() > deadline {
+            return log;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
