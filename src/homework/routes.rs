@@ -317,7 +317,7 @@ pub async fn create_homework_log(
         Box::pin(async move {
             let log = record_log(conn, &principal, id, &input).await?;
             let body = serde_json::to_value(&log).map_err(ApiError::internal)?;
-            Ok(WriteOutcome { status: 201, body, location: None, etag: None, sensitive: false })
+            Ok(WriteOutcome { status: 201, body, location: None, etag: None, content_location: None, sensitive: false })
         })
     })
     .await
