@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod events;
 pub mod exercises;
+pub mod exports;
 pub mod fhir;
 pub mod health;
 pub mod homework;

@@ -42,6 +42,7 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
         (name = "client_links", description = "Links a client opens on any device to complete assessments and log homework"),
         (name = "events", description = "What changed in the practice, oldest first: the feed an integration catches up from"),
         (name = "webhooks", description = "Receivers the practice's events are pushed to, signed by the Standard Webhooks scheme"),
+        (name = "exports", description = "A client's whole record, and the practice-wide export by FHIR Bulk Data Access"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(
@@ -205,7 +206,9 @@ pub fn document_json() -> anyhow::Result<String> {
 ///   PostgreSQL cannot store it): a pattern on every free-text string;
 /// - the variants of the tagged definition enums refuse unknown members, as
 ///   their `deny_unknown_fields` does (utoipa marks structs only);
-/// - `completed_at` of a new assessment comes only with `answers`.
+/// - `completed_at` of a new assessment comes only with `answers`;
+/// - an export's `types` are distinct (utoipa has no `uniqueItems`), and
+///   its kick-off's body is optional.
 fn state_rules_utoipa_cannot_carry(doc: &mut serde_json::Value) {
     use serde_json::{Value, json};
     forbid_nul_in_text(doc);
@@ -222,6 +225,15 @@ fn state_rules_utoipa_cannot_carry(doc: &mut serde_json::Value) {
             "dependentSchemas".to_owned(),
             json!({"completed_at": {"required": ["answers"], "properties": {"answers": {"type": "array"}}}}),
         );
+    }
+    // A kick-off may come without a body (utoipa marks a named body required).
+    if let Some(body) = doc.pointer_mut("/paths/~1v1~1exports/post/requestBody").and_then(Value::as_object_mut) {
+        body.insert("required".to_owned(), Value::Bool(false));
+    }
+    let schemas = &mut doc["components"]["schemas"];
+    // An export names each type once.
+    if let Some(types) = schemas.pointer_mut("/NewExport/properties/types").and_then(Value::as_object_mut) {
+        types.insert("uniqueItems".to_owned(), Value::Bool(true));
     }
     // A link lists ids or takes "all" for each kind, not both, and covers
     // at least one kind.

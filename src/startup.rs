@@ -100,6 +100,7 @@ impl Application {
                 public_url: args.public_url.clone().unwrap_or_else(|| format!("http://{local}")),
             },
             webhooks: webhooks.clone(),
+            runtime: tokio::runtime::Handle::current(),
         });
 
         let registry = prometheus::Registry::new();
@@ -157,7 +158,7 @@ impl Application {
         .listen(listener)?;
         let server = server.run();
         let dispatch = webhooks.filter(|_| args.webhooks.webhook_dispatch);
-        let jobs = background_jobs(state_for_jobs, &pool, dispatch);
+        let jobs = background_jobs(state_for_jobs, &pool, dispatch, args.exports.settings());
         Ok(Self {
             port,
             server,
@@ -238,6 +239,7 @@ fn background_jobs(
     state: web::Data<AppState>,
     pool: &DbPool,
     dispatch: Option<std::sync::Arc<crate::webhooks::Webhooks>>,
+    exports: crate::exports::ExportSettings,
 ) -> Jobs {
     let mut jobs = Jobs::new();
     jobs.local("forget idle rate-limit buckets", Duration::from_secs(60), move || {
@@ -250,6 +252,6 @@ fn background_jobs(
             }
         }
     });
-    background::database_jobs(&mut jobs, pool, dispatch);
+    background::database_jobs(&mut jobs, pool, dispatch, exports);
     jobs
 }

@@ -22,6 +22,11 @@ pub struct AppState {
     pub settings: RuntimeSettings,
     /// Signing and delivery; `None` when no webhook key is configured.
     pub webhooks: Option<std::sync::Arc<crate::webhooks::Webhooks>>,
+    /// The service's multi-threaded runtime (the one driving pooled
+    /// connections and background jobs): long work a request starts, such
+    /// as writing a client's record, runs there rather than on the HTTP
+    /// worker's thread.
+    pub runtime: tokio::runtime::Handle,
 }
 
 pub struct RuntimeSettings {

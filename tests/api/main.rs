@@ -12,6 +12,7 @@ mod clients;
 mod concurrency;
 mod events;
 mod exercises;
+mod exports;
 mod health;
 mod helpers;
 mod homework;
