@@ -415,22 +415,36 @@ pub async fn client_audit_stream<'c>(
     practice: PracticeId,
     client: Uuid,
 ) -> QueryResult<BoxStream<'c, QueryResult<AuditRow>>> {
+    // One branch per kind of resource, each an index range over the
+    // client's own rows joined to the audit index (practice, type, id): the
+    // cost follows the client's history, not the practice's trail.
     let query = diesel::sql_query(
-        "SELECT a.id, a.occurred_at, a.subject, a.actor, a.action, a.resource_type, a.resource_id, a.request_id \
-         FROM audit_events a \
-         WHERE a.practice_id = $1 AND ( \
-             (a.resource_type = 'client' AND a.resource_id = $2) \
-          OR (a.resource_type = 'assessment' AND a.resource_id IN \
-                (SELECT id FROM assessments WHERE practice_id = $1 AND client_id = $2)) \
-          OR (a.resource_type = 'homework' AND a.resource_id IN \
-                (SELECT id FROM homework WHERE practice_id = $1 AND client_id = $2)) \
-          OR (a.resource_type = 'homework_log' AND a.resource_id IN \
-                (SELECT id FROM homework_logs WHERE practice_id = $1 AND client_id = $2)) \
-          OR (a.resource_type = 'client_link' AND a.resource_id IN \
-                (SELECT id FROM client_links WHERE practice_id = $1 AND client_id = $2)) \
-          OR (a.resource_type = 'relationship' AND a.resource_id IN \
-                (SELECT relationship_id FROM relationship_members WHERE practice_id = $1 AND client_id = $2))) \
-         ORDER BY a.id",
+        "SELECT id, occurred_at, subject, actor, action, resource_type, resource_id, request_id FROM ( \
+             SELECT a.* FROM audit_events a \
+              WHERE a.practice_id = $1 AND a.resource_type = 'client' AND a.resource_id = $2 \
+             UNION ALL \
+             SELECT a.* FROM assessments r JOIN audit_events a \
+                 ON a.practice_id = r.practice_id AND a.resource_type = 'assessment' AND a.resource_id = r.id \
+              WHERE r.practice_id = $1 AND r.client_id = $2 \
+             UNION ALL \
+             SELECT a.* FROM homework r JOIN audit_events a \
+                 ON a.practice_id = r.practice_id AND a.resource_type = 'homework' AND a.resource_id = r.id \
+              WHERE r.practice_id = $1 AND r.client_id = $2 \
+             UNION ALL \
+             SELECT a.* FROM homework h \
+               JOIN homework_logs r ON r.practice_id = h.practice_id AND r.homework_id = h.id \
+               JOIN audit_events a \
+                 ON a.practice_id = r.practice_id AND a.resource_type = 'homework_log' AND a.resource_id = r.id \
+              WHERE h.practice_id = $1 AND h.client_id = $2 \
+             UNION ALL \
+             SELECT a.* FROM client_links r JOIN audit_events a \
+                 ON a.practice_id = r.practice_id AND a.resource_type = 'client_link' AND a.resource_id = r.id \
+              WHERE r.practice_id = $1 AND r.client_id = $2 \
+             UNION ALL \
+             SELECT a.* FROM relationship_members r JOIN audit_events a \
+                 ON a.practice_id = r.practice_id AND a.resource_type = 'relationship' AND a.resource_id = r.relationship_id \
+              WHERE r.practice_id = $1 AND r.client_id = $2 \
+         ) about ORDER BY id",
     )
     .bind::<SqlUuid, _>(practice.0)
     .bind::<SqlUuid, _>(client);
