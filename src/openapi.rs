@@ -60,6 +60,8 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
             responses::Unavailable,
             responses::TooManyRequests,
             responses::RequestTimeout,
+            crate::exports::routes::ExportExpired,
+            crate::exports::routes::ExportFailed,
         )
     ),
     modifiers(&SecuritySchemes)
@@ -151,7 +153,7 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
 }
 
-/// Links each creating operation's 201 answer to every operation on the new
+/// Links each creating operation's 201 (or 202) answer to every operation on the new
 /// resource (`POST /v1/clients` -> `/v1/clients/{id}...`), passing its `id`:
 /// generated clients and stateful testers follow them, and they are derived
 /// from the paths, so a new operation is linked without anyone listing it.
@@ -168,7 +170,9 @@ fn link_created_resources(doc: &mut utoipa::openapi::OpenApi) {
         .collect();
     for (path, item) in doc.paths.paths.iter_mut() {
         let Some(create) = item.post.as_mut() else { continue };
-        let Some(RefOr::T(created)) = create.responses.responses.get_mut("201") else { continue };
+        // 201 made it; 202 (a Bulk Data kick-off) queued it.
+        let answer = create.responses.responses.iter_mut().find(|(status, _)| *status == "201" || *status == "202");
+        let Some((_, RefOr::T(created))) = answer else { continue };
         for (_, operation_id) in targets.iter().filter(|(collection, _)| collection == path) {
             let link = LinkBuilder::new()
                 .operation_id(operation_id)
