@@ -555,3 +555,59 @@ async fn an_interrupted_export_is_taken_over_or_failed_with_a_reason_never_stuck
     // A failed export frees the practice for a new one.
     assert_eq!(kick_off(&app, &app.address, &token_b, None).await.status(), 202);
 }
+
+#[tokio::test]
+async fn a_retried_kick_off_replays_its_answer_instead_of_queueing_another() {
+    let app = TestApp::spawn_with(|s| s.exports.export_concurrency = 0).await;
+    let token = app.token_a().await;
+    let send = || {
+        app.http
+            .post(app.url("/v1/exports"))
+            .bearer_auth(&token)
+            .header("idempotency-key", "ehr-export-42")
+            .json(&json!({"types": ["Patient"]}))
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 202);
+    let location = first.headers()["content-location"].to_str().unwrap().to_owned();
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), 202, "a replay, not 409");
+    assert_eq!(again.headers()["content-location"].to_str().unwrap(), location);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(app.count("SELECT count(*) FROM exports").await, 1);
+    // Without a body, and with a body of another media type.
+    let bare = app.http.post(app.url("/v1/exports")).bearer_auth(&token).send().await.unwrap();
+    assert_problem(bare, 409, "export_running").await;
+    let text = app.http.post(app.url("/v1/exports")).bearer_auth(&token).header("content-type", "text/plain").body("x");
+    assert_problem(text.send().await.unwrap(), 415, "unsupported_media_type").await;
+    let twice = app.post_json("/v1/exports", &token, &json!({"types": ["Patient", "Patient"]})).await;
+    let problem = assert_problem(twice, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "types");
+}
+
+#[tokio::test]
+async fn a_claim_is_the_runners_only_while_the_export_exists_and_its_lease_is_renewed() {
+    use attune::exports::store;
+    let app = TestApp::spawn_with(|s| s.exports.export_concurrency = 0).await;
+    let token = app.token_a().await;
+    let queued: Value = kick_off(&app, &app.address, &token, None).await.json().await.unwrap();
+    let mut conn = app.db().await;
+    let lease = Duration::from_secs(60);
+    let claimed = store::claim(&mut conn, lease).await.unwrap().expect("the queued export is due");
+    assert_eq!(claimed.id.to_string(), queued["id"].as_str().unwrap());
+    assert_eq!(claimed.attempts, 1);
+    assert!(store::claim(&mut conn, lease).await.unwrap().is_none(), "a leased export is nobody else's");
+    assert!(store::heartbeat(&mut conn, &claimed, lease, 5, Some(10)).await.unwrap());
+    let poll = app.http.get(app.url(&format!("/v1/exports/{}", claimed.id))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(poll.headers()["x-progress"], "50% (5 of 10 resources)");
+    // Cancelled: the row is gone, so the renewal says so and nothing more can be written.
+    let deleted =
+        app.http.delete(app.url(&format!("/v1/exports/{}", claimed.id))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(deleted.status(), 202);
+    assert!(!store::heartbeat(&mut conn, &claimed, lease, 6, Some(10)).await.unwrap());
+    assert!(store::insert_chunk(&mut conn, &claimed, "Patient", 1, 1, b"{}\n").await.is_err());
+    let now = chrono::Utc::now();
+    assert!(!store::complete(&mut conn, &claimed, now, lease, 6).await.unwrap());
+    assert_eq!(app.count("SELECT count(*) FROM exports").await, 0);
+}
