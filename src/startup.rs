@@ -101,6 +101,10 @@ impl Application {
             },
             webhooks: webhooks.clone(),
             runtime: tokio::runtime::Handle::current(),
+            record_streams: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                (usize::from(args.database.db_pool_size) / 4).max(1),
+            )),
+            db_wait: Duration::from_millis(args.database.db_timeout_ms),
         });
 
         let registry = prometheus::Registry::new();

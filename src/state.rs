@@ -27,6 +27,12 @@ pub struct AppState {
     /// as writing a client's record, runs there rather than on the HTTP
     /// worker's thread.
     pub runtime: tokio::runtime::Handle,
+    /// Client records being written at once on this instance: each holds a
+    /// pooled connection for as long as its reader takes, so they get a
+    /// quarter of the pool and the other requests keep the rest.
+    pub record_streams: std::sync::Arc<tokio::sync::Semaphore>,
+    /// How long a request waits for a connection (or a record stream).
+    pub db_wait: std::time::Duration,
 }
 
 pub struct RuntimeSettings {

@@ -121,17 +121,30 @@ impl Out {
     }
 }
 
+/// A reader that stops reading for this long loses the record: the
+/// transaction is idle meanwhile, and PostgreSQL ends it rather than hold
+/// its snapshot (and a pooled connection) for a reader that went quiet.
+const READER_STALL: &str = "60s";
+
 /// Starts writing a record. Answers once the client has been read: its row
 /// and the channel the body is read from, or the error to answer with (404
-/// for a client that is not the practice's, 503 when the database is down).
+/// for a client that is not the practice's, 503 when the database is down
+/// or this instance already writes as many records as it lets itself).
 pub async fn start(
     pool: DbPool,
     runtime: &tokio::runtime::Handle,
+    streams: &std::sync::Arc<tokio::sync::Semaphore>,
+    wait: std::time::Duration,
     request: RecordRequest,
 ) -> Result<(ClientRow, mpsc::Receiver<Msg>), ApiError> {
+    let permit = match tokio::time::timeout(wait, streams.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        _ => return Err(ApiError::Unavailable(anyhow::anyhow!("every record stream of this instance is busy"))),
+    };
     let (ready_tx, ready_rx) = oneshot::channel();
     let (tx, rx) = mpsc::channel(IN_FLIGHT);
     runtime.spawn(async move {
+        let _permit = permit;
         let (practice, client) = (request.practice, request.client);
         let outcome = produce(&pool, request, ready_tx, tx.clone()).await;
         let last = match outcome {
@@ -176,6 +189,7 @@ async fn produce(
         .read_only()
         .run(async |conn: &mut AsyncPgConnection| {
             let generated_at = store::snapshot_time(conn).await?;
+            store::end_idle_transaction_after(conn, READER_STALL).await?;
             let Some(client) = store::find_client(conn, request.practice, request.client).await? else {
                 if let Some(ready) = ready.take() {
                     let _ = ready.send(Err(ApiError::NotFound("client")));

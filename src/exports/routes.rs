@@ -125,7 +125,10 @@ fn problem(status: StatusCode, code: &str, title: &str, detail: String) -> HttpR
 /// **Streaming.** The body is written as it is read (chunked), so any
 /// history size costs the same memory. Errors are answered before the first
 /// byte; a failure after it aborts the response (the JSON is left
-/// unterminated). Every read is recorded in the audit trail.
+/// unterminated), and so does a reader that stops reading for 60 s. An
+/// instance writes at most a quarter of its connection pool's worth of
+/// records at once; past that, after the usual wait, 503. Every read is
+/// recorded in the audit trail.
 #[utoipa::path(
     operation_id = "get_client_record",
     tag = "exports",
@@ -165,7 +168,8 @@ pub async fn get_client_record(
         format,
         public_url: state.settings.public_url.clone(),
     };
-    let (client, mut rx) = record::start(state.pool.clone(), &state.runtime, request).await?;
+    let (client, mut rx) =
+        record::start(state.pool.clone(), &state.runtime, &state.record_streams, state.db_wait, request).await?;
     {
         let mut conn = state.pool.get().await?;
         audit::record(&mut conn, &auth.principal, "client.record_read", "client", client.id).await?;

@@ -47,6 +47,13 @@ pub async fn snapshot_time(conn: &mut AsyncPgConnection) -> QueryResult<DateTime
     Ok(clock.now)
 }
 
+/// Lets PostgreSQL end the current transaction if it sits idle this long
+/// (`SET LOCAL`: for this transaction only).
+pub async fn end_idle_transaction_after(conn: &mut AsyncPgConnection, limit: &'static str) -> QueryResult<()> {
+    diesel::sql_query(format!("SET LOCAL idle_in_transaction_session_timeout = '{limit}'")).execute(conn).await?;
+    Ok(())
+}
+
 pub async fn find_client(
     conn: &mut AsyncPgConnection,
     practice: PracticeId,
