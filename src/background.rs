@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use crate::config::{ErasureArgs, WebhookArgs};
 use crate::db::DbPool;
+use crate::exports::ExportSettings;
+use crate::exports::job::ExportRunner;
 use crate::http::idempotency;
 use crate::jobs::Jobs;
 use crate::webhooks::address::AddressPolicy;
 use crate::webhooks::dispatcher::Dispatcher;
 use crate::webhooks::sealing::SealingKey;
 use crate::webhooks::{DispatchSettings, Webhooks};
-use crate::{audit, client_links, erasure, events, webhooks};
+use crate::{audit, client_links, erasure, events, exports, webhooks};
 
 /// The webhook machinery the settings describe; `None` without a key.
 pub fn webhooks_from(args: &WebhookArgs) -> anyhow::Result<Option<Arc<Webhooks>>> {
@@ -30,8 +32,15 @@ pub fn webhooks_from(args: &WebhookArgs) -> anyhow::Result<Option<Arc<Webhooks>>
     Ok(Some(Arc::new(Webhooks::new(SealingKey::from_hex(key)?, policy, timeout, settings)?)))
 }
 
-/// Purges, periodic checks, erasures and (when `dispatch` names it) webhook delivery.
-pub fn database_jobs(jobs: &mut Jobs, pool: &DbPool, dispatch: Option<Arc<Webhooks>>, erasure: &ErasureArgs) {
+/// Purges, periodic checks, erasures, bulk exports and (when `dispatch`
+/// names it) webhook delivery.
+pub fn database_jobs(
+    jobs: &mut Jobs,
+    pool: &DbPool,
+    dispatch: Option<Arc<Webhooks>>,
+    erasure: &ErasureArgs,
+    exports: ExportSettings,
+) {
     jobs.led("seal the audit trail", audit::SEAL_PERIOD, pool.clone(), |conn| Box::pin(audit::seal_all(conn)));
     jobs.led("purge expired idempotency keys", Duration::from_secs(3600), pool.clone(), |conn| {
         Box::pin(async move { Ok(idempotency::purge_expired(conn).await? as u64) })
@@ -52,6 +61,11 @@ pub fn database_jobs(jobs: &mut Jobs, pool: &DbPool, dispatch: Option<Arc<Webhoo
     });
     let every = Duration::from_secs(erasure.erasure_interval_seconds);
     jobs.led(erasure::job::NAME, every, pool.clone(), |conn| Box::pin(erasure::job::run(conn)));
+    jobs.led("purge expired exports", Duration::from_secs(600), pool.clone(), exports::job::purge);
+    if exports.concurrency > 0 {
+        let poll = exports.poll;
+        jobs.claimed("run bulk exports", poll, Arc::new(ExportRunner::new(pool.clone(), exports)));
+    }
     if let Some(webhooks) = dispatch {
         let poll = webhooks.settings.poll;
         jobs.claimed("deliver webhooks", poll, Arc::new(Dispatcher::new(pool.clone(), webhooks)));

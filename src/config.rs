@@ -153,6 +153,8 @@ pub struct ServeArgs {
     pub webhooks: WebhookArgs,
     #[command(flatten)]
     pub erasure: ErasureArgs,
+    #[command(flatten)]
+    pub exports: ExportArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -169,6 +171,8 @@ pub struct WorkerArgs {
     pub webhooks: WebhookArgs,
     #[command(flatten)]
     pub erasure: ErasureArgs,
+    #[command(flatten)]
+    pub exports: ExportArgs,
 }
 
 /// Erasure of clients' records.
@@ -184,6 +188,53 @@ pub struct ErasureArgs {
 impl Default for ErasureArgs {
     fn default() -> Self {
         Self { erasure_interval_seconds: 60 }
+    }
+}
+
+/// Practice-wide bulk exports (FHIR Bulk Data).
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// Hours a finished export's files are kept; then they are removed and
+    /// the export answers 410.
+    #[arg(long, env = "ATTUNE_EXPORT_RETENTION_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=720))]
+    pub export_retention_hours: u64,
+    /// Bulk exports this process runs at once (0: none here; other
+    /// instances run them).
+    #[arg(long, env = "ATTUNE_EXPORT_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u16).range(0..=16))]
+    pub export_concurrency: u16,
+    /// Seconds a running export's claim lasts unless renewed; an instance
+    /// that dies is taken over after this.
+    #[arg(long, env = "ATTUNE_EXPORT_LEASE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub export_lease_seconds: u64,
+    /// Resources per NDJSON file before the next part starts.
+    #[arg(long, env = "ATTUNE_EXPORT_FILE_MAX_RESOURCES", default_value_t = 100_000, value_parser = clap::value_parser!(i64).range(1..=100_000_000))]
+    pub export_file_max_resources: i64,
+    /// How often an idle process looks for a queued export, in milliseconds.
+    #[arg(long, env = "ATTUNE_EXPORT_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub export_poll_ms: u64,
+}
+
+impl Default for ExportArgs {
+    fn default() -> Self {
+        Self {
+            export_retention_hours: 24,
+            export_concurrency: 1,
+            export_lease_seconds: 60,
+            export_file_max_resources: 100_000,
+            export_poll_ms: 1000,
+        }
+    }
+}
+
+impl ExportArgs {
+    pub fn settings(&self) -> crate::exports::ExportSettings {
+        crate::exports::ExportSettings {
+            retention: std::time::Duration::from_secs(self.export_retention_hours * 3600),
+            lease: std::time::Duration::from_secs(self.export_lease_seconds),
+            file_max_resources: self.export_file_max_resources,
+            concurrency: usize::from(self.export_concurrency),
+            poll: std::time::Duration::from_millis(self.export_poll_ms),
+        }
     }
 }
 
@@ -320,6 +371,7 @@ impl ServeArgs {
             limits: LimitArgs::default(),
             webhooks: WebhookArgs::default(),
             erasure: ErasureArgs::default(),
+            exports: ExportArgs::default(),
         }
     }
 }

@@ -17,6 +17,16 @@ pub const CLIENT_ID_SYSTEM: &str = "urn:attune:client";
 pub const EXTERNAL_ID_SYSTEM: &str = "urn:attune:external-id";
 pub const EXERCISE_SYSTEM: &str = "urn:attune:exercise";
 pub const HOMEWORK_LOG_SYSTEM: &str = "urn:attune:homework-log";
+/// Whether the practice is treating a client (`active`, `discharged`), as a `Patient` tag.
+pub const CLIENT_STATUS_SYSTEM: &str = "urn:attune:client-status";
+/// What an audit entry recorded (`client.created`, ...), as an `AuditEvent` subtype.
+pub const AUDIT_ACTION_SYSTEM: &str = "urn:attune:audit-action";
+/// The API client (token subject) or the integrator's clinician behind an audit entry.
+pub const API_CLIENT_SYSTEM: &str = "urn:attune:api-client";
+pub const ACTOR_SYSTEM: &str = "urn:attune:actor";
+/// Where FHIR R4 is described: the format of every FHIR answer and export.
+pub const FHIR_R4_SPEC: &str = "https://hl7.org/fhir/R4/";
+pub const FHIR_NDJSON: &str = "application/fhir+ndjson";
 
 /// A FHIR R4 resource (JSON), as exported for EHRs.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

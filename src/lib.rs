@@ -15,6 +15,7 @@ pub mod db;
 pub mod erasure;
 pub mod events;
 pub mod exercises;
+pub mod exports;
 pub mod fhir;
 pub mod health;
 pub mod homework;

@@ -44,6 +44,7 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
         (name = "events", description = "What changed in the practice, oldest first: the feed an integration catches up from"),
         (name = "webhooks", description = "Receivers the practice's events are pushed to, signed by the Standard Webhooks scheme"),
         (name = "audit", description = "Who accessed which client's data, and changed which credential: the practice's tamper-evident trail"),
+        (name = "exports", description = "A client's whole record, and the practice-wide export by FHIR Bulk Data Access"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(
@@ -62,6 +63,8 @@ pub const TOKEN_URL: &str = "/v1/oauth/token";
             responses::Unavailable,
             responses::TooManyRequests,
             responses::RequestTimeout,
+            crate::exports::routes::ExportExpired,
+            crate::exports::routes::ExportFailed,
         )
     ),
     modifiers(&SecuritySchemes)
@@ -170,7 +173,7 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
 }
 
-/// Links each creating operation's 201 answer to every operation on the new
+/// Links each creating operation's 201 (or 202) answer to every operation on the new
 /// resource (`POST /v1/clients` -> `/v1/clients/{id}...`), passing its `id`:
 /// generated clients and stateful testers follow them, and they are derived
 /// from the paths, so a new operation is linked without anyone listing it.
@@ -187,7 +190,9 @@ fn link_created_resources(doc: &mut utoipa::openapi::OpenApi) {
         .collect();
     for (path, item) in doc.paths.paths.iter_mut() {
         let Some(create) = item.post.as_mut() else { continue };
-        let Some(RefOr::T(created)) = create.responses.responses.get_mut("201") else { continue };
+        // 201 made it; 202 (a Bulk Data kick-off) queued it.
+        let answer = create.responses.responses.iter_mut().find(|(status, _)| *status == "201" || *status == "202");
+        let Some((_, RefOr::T(created))) = answer else { continue };
         for (_, operation_id) in targets.iter().filter(|(collection, _)| collection == path) {
             let link = LinkBuilder::new()
                 .operation_id(operation_id)
@@ -225,7 +230,9 @@ pub fn document_json() -> anyhow::Result<String> {
 ///   PostgreSQL cannot store it): a pattern on every free-text string;
 /// - the variants of the tagged definition enums refuse unknown members, as
 ///   their `deny_unknown_fields` does (utoipa marks structs only);
-/// - `completed_at` of a new assessment comes only with `answers`.
+/// - `completed_at` of a new assessment comes only with `answers`;
+/// - an export's `types` are distinct (utoipa has no `uniqueItems`), and
+///   its kick-off's body is optional.
 fn state_rules_utoipa_cannot_carry(doc: &mut serde_json::Value) {
     use serde_json::{Value, json};
     forbid_nul_in_text(doc);
@@ -242,6 +249,15 @@ fn state_rules_utoipa_cannot_carry(doc: &mut serde_json::Value) {
             "dependentSchemas".to_owned(),
             json!({"completed_at": {"required": ["answers"], "properties": {"answers": {"type": "array"}}}}),
         );
+    }
+    // A kick-off may come without a body (utoipa marks a named body required).
+    if let Some(body) = doc.pointer_mut("/paths/~1v1~1exports/post/requestBody").and_then(Value::as_object_mut) {
+        body.insert("required".to_owned(), Value::Bool(false));
+    }
+    let schemas = &mut doc["components"]["schemas"];
+    // An export names each type once.
+    if let Some(types) = schemas.pointer_mut("/NewExport/properties/types").and_then(Value::as_object_mut) {
+        types.insert("uniqueItems".to_owned(), Value::Bool(true));
     }
     // A link lists ids or takes "all" for each kind, not both, and covers
     // at least one kind.

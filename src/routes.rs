@@ -5,8 +5,8 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::{
-    api_clients, assessments, audit, auth, client_links, clients, erasure, events, exercises, health, homework,
-    instruments, norms, progress, recommendations, relationships, webhooks,
+    api_clients, assessments, audit, auth, client_links, clients, erasure, events, exercises, exports, health,
+    homework, instruments, norms, progress, recommendations, relationships, webhooks,
 };
 
 /// Every documented route. Used for serving and for the OpenAPI document alike.
@@ -28,6 +28,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(client_links::routes::configure)
             .configure(events::routes::configure)
             .configure(webhooks::routes::configure)
-            .configure(audit::routes::configure),
+            .configure(audit::routes::configure)
+            .configure(exports::routes::configure),
     );
 }

@@ -102,6 +102,11 @@ impl Application {
                 public_url: args.public_url.clone().unwrap_or_else(|| format!("http://{local}")),
             },
             webhooks: webhooks.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            record_streams: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                (usize::from(args.database.db_pool_size) / 4).max(1),
+            )),
+            db_wait: Duration::from_millis(args.database.db_timeout_ms),
         });
 
         let registry = prometheus::Registry::new();
@@ -164,7 +169,7 @@ impl Application {
         .listen(listener)?;
         let server = server.run();
         let dispatch = webhooks.filter(|_| args.webhooks.webhook_dispatch);
-        let jobs = background_jobs(state_for_jobs, &pool, dispatch, &args.erasure);
+        let jobs = background_jobs(state_for_jobs, &pool, dispatch, &args.erasure, args.exports.settings());
         Ok(Self {
             port,
             server,
@@ -246,6 +251,7 @@ fn background_jobs(
     pool: &DbPool,
     dispatch: Option<std::sync::Arc<crate::webhooks::Webhooks>>,
     erasure: &crate::config::ErasureArgs,
+    exports: crate::exports::ExportSettings,
 ) -> Jobs {
     let mut jobs = Jobs::new();
     jobs.local("forget idle rate-limit buckets", Duration::from_secs(60), move || {
@@ -258,6 +264,6 @@ fn background_jobs(
             }
         }
     });
-    background::database_jobs(&mut jobs, pool, dispatch, erasure);
+    background::database_jobs(&mut jobs, pool, dispatch, erasure, exports);
     jobs
 }

@@ -22,6 +22,17 @@ pub struct AppState {
     pub settings: RuntimeSettings,
     /// Signing and delivery; `None` when no webhook key is configured.
     pub webhooks: Option<std::sync::Arc<crate::webhooks::Webhooks>>,
+    /// The service's multi-threaded runtime (the one driving pooled
+    /// connections and background jobs): long work a request starts, such
+    /// as writing a client's record, runs there rather than on the HTTP
+    /// worker's thread.
+    pub runtime: tokio::runtime::Handle,
+    /// Client records being written at once on this instance: each holds a
+    /// pooled connection for as long as its reader takes, so they get a
+    /// quarter of the pool and the other requests keep the rest.
+    pub record_streams: std::sync::Arc<tokio::sync::Semaphore>,
+    /// How long a request waits for a connection (or a record stream).
+    pub db_wait: std::time::Duration,
 }
 
 pub struct RuntimeSettings {

@@ -21,7 +21,7 @@ pub async fn run(args: &WorkerArgs) -> anyhow::Result<()> {
         Duration::from_millis(args.database.db_timeout_ms),
     )?;
     let mut jobs = Jobs::new();
-    background::database_jobs(&mut jobs, &pool, webhooks, &args.erasure);
+    background::database_jobs(&mut jobs, &pool, webhooks, &args.erasure, args.exports.settings());
     tracing::info!("worker running");
     shutdown_signal().await.context("waiting for a shutdown signal")?;
     tracing::info!("stopping: letting the round under way finish");

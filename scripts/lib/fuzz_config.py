@@ -11,6 +11,7 @@ Usage: fuzz_config.py BASE_URL TOKEN OUT.toml
 
 import json
 import sys
+import time
 import urllib.request
 
 base, token, out = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -58,6 +59,13 @@ client_link = call("POST", "/v1/client-links", {"client_id": client, "all_open_a
 webhook_endpoint = call("POST", "/v1/webhook-endpoints", {
     "url": "https://93.184.215.14/attune", "event_types": ["client.created"]})["id"]
 
+# A finished export, so that polling it and fetching its file reach the manifest and the file.
+export = call("POST", "/v1/exports", {"types": ["Patient"]})["id"]
+for _ in range(300):
+    if call("GET", f"/v1/exports/{export}").get("transactionTime"):
+        break
+    time.sleep(0.1)
+
 
 def values(*ids):
     return "[" + ", ".join(f'"{i}"' for i in ids) + "]"
@@ -84,6 +92,9 @@ config = "\n".join([
     path_id("^/v1/webhook-endpoints/\\\\{id\\\\}", webhook_endpoint),
     path_id("^/v1/exercises/\\\\{id\\\\}", own_exercise),
     path_id("^/v1/instruments/\\\\{id\\\\}", own_instrument),
+    path_id("^/v1/exports/\\\\{id\\\\}$", export),
+    f'[[operations]]\ninclude-operation-id = "get_export_file"\n'
+    f'parameters = {{ "path.id" = "{export}", "path.file" = "Patient-1.ndjson" }}\n',
     references("create_assessment", ("client_id", "client"), ("instrument_id", "instrument")),
     references("create_homework", ("client_id", "client"), ("exercise_id", "exercise")),
     references("create_client_link", ("client_id", "client")),

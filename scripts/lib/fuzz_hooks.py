@@ -26,6 +26,8 @@ STATE_CODES = {
     "idempotency_key_reused": "the Idempotency-Key named another request earlier",
     # A chart of an instrument the client never completed has nothing to draw.
     "no_scores": "the client has no completed administration of that instrument",
+    # An export's files are removed after the retention; whether that has happened is state.
+    "export_expired": "the export's files passed their retention",
 }
 
 # Field errors (of 422 validation_failed, 400 invalid_query) that no schema can

@@ -30,7 +30,7 @@ pub struct AssessmentRow {
     pub version: i32,
 }
 
-type RowColumns = (
+pub(crate) type RowColumns = (
     assessments::id,
     assessments::client_id,
     assessments::instrument_id,
@@ -46,7 +46,7 @@ type RowColumns = (
     assessments::version,
 );
 
-const ROW: RowColumns = (
+pub(crate) const ROW: RowColumns = (
     assessments::id,
     assessments::client_id,
     assessments::instrument_id,

@@ -11,7 +11,7 @@ use super::store::EntryRow;
 use crate::http::ApiError;
 
 /// One access: who, what, when, how it ended. Ids only.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AuditEvent {
     pub id: Uuid,
     /// The entry's place in the practice's chain: 1, 2, 3, ... Entries are

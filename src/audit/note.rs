@@ -213,6 +213,11 @@ impl Note {
         self.draft().map(|draft| draft.audited)
     }
 
+    /// Whether the caller is known.
+    pub fn identified(&self) -> bool {
+        self.draft().is_some_and(|draft| draft.principal.is_some())
+    }
+
     /// Whether a write's transaction recorded the entry already.
     pub fn recorded(&self) -> bool {
         self.draft().is_some_and(|draft| draft.recorded)

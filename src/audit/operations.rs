@@ -125,6 +125,12 @@ pub const AUDITED: &[Audited] = &[
     audited_as("set_local_norms", Update, "instrument", Resource),
     audited_as("delete_local_norms", Delete, "instrument", Resource),
     audited_as("register_exercise", Create, "exercise", Resource),
+    // A client's whole record, and the practice's bulk export.
+    audited_as("get_client_record", Export, "client", Resource),
+    audited_as("start_export", Create, "export", Resource),
+    audited_as("get_export", Read, "export", Resource),
+    audited_as("get_export_file", Export, "export", Resource),
+    audited_as("delete_export", Delete, "export", Resource),
     // Erasure and retention (the erasure itself is the job's, below).
     audited_as("request_client_erasure", Create, "erasure", Client),
     audited_as("get_client_erasure", Read, "erasure", Client),

@@ -259,6 +259,62 @@ pub async fn list(
     query.load(&mut { conn }).await
 }
 
+/// A page of the practice's entries for a bulk export, oldest id first.
+pub async fn export_page(
+    conn: &mut AsyncPgConnection,
+    practice: PracticeId,
+    since: Option<DateTime<Utc>>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<EntryRow>> {
+    let mut query =
+        audit_events::table
+            .left_join(audit_chain::table.on(
+                audit_chain::practice_id.eq(audit_events::practice_id).and(audit_chain::entry_id.eq(audit_events::id)),
+            ))
+            .filter(audit_events::practice_id.eq(practice.0))
+            .select((EntryFields::as_select(), audit_chain::seq.nullable(), audit_chain::hash.nullable()))
+            .order(audit_events::id.asc())
+            .limit(limit)
+            .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(audit_events::id.gt(after));
+    }
+    if let Some(since) = since {
+        query = query.filter(audit_events::occurred_at.ge(since));
+    }
+    query.load(conn).await
+}
+
+/// Every entry about one client (and its relationships, through the
+/// membership), oldest first, streamed: the database orders them and this
+/// side holds one at a time (a client's record).
+pub async fn about_client_stream<'c>(
+    conn: &'c mut AsyncPgConnection,
+    practice: PracticeId,
+    client_id: Uuid,
+) -> QueryResult<futures_util::stream::BoxStream<'c, QueryResult<EntryRow>>> {
+    let memberships = relationship_members::table
+        .filter(relationship_members::practice_id.eq(practice.0))
+        .filter(relationship_members::client_id.eq(client_id))
+        .select(relationship_members::relationship_id.nullable());
+    let query =
+        audit_events::table
+            .left_join(audit_chain::table.on(
+                audit_chain::practice_id.eq(audit_events::practice_id).and(audit_chain::entry_id.eq(audit_events::id)),
+            ))
+            .filter(audit_events::practice_id.eq(practice.0))
+            .filter(
+                audit_events::client_id.eq(client_id).or(audit_events::resource_type
+                    .eq("relationship")
+                    .and(audit_events::resource_id.eq_any(memberships))),
+            )
+            .select((EntryFields::as_select(), audit_chain::seq.nullable(), audit_chain::hash.nullable()))
+            .order(audit_events::id.asc());
+    use futures_util::StreamExt;
+    Ok(query.load_stream::<EntryRow>(conn).await?.boxed())
+}
+
 pub async fn find(conn: &AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<EntryRow>> {
     audit_events::table
         .left_join(

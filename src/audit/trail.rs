@@ -73,6 +73,14 @@ pub async fn middleware(
     if trail.reads == ReadAuditing::Off || (note.recorded() && status.is_success()) {
         return Ok(response);
     }
+    // A request refused before its handler's `Auth` ran (a malformed query,
+    // say) still names its caller, when the token checks out.
+    if !note.identified()
+        && let Ok(principal) = crate::auth::principal::authenticate(response.request()).await
+    {
+        let path_id = response.request().match_info().get("id").and_then(|id| uuid::Uuid::parse_str(id).ok());
+        note.identify(&principal, path_id);
+    }
     // A caller whose token did not check out belongs to no practice's trail.
     let Some(entry) = note.entry(status.as_u16()) else { return Ok(response) };
     let Some(writer) = response.request().app_data::<AuditWriter>().cloned() else {

@@ -1,3 +1,4 @@
+pub mod fhir;
 pub mod model;
 pub mod routes;
 pub mod store;

@@ -366,6 +366,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    exports (practice_id, id) {
+        practice_id -> Uuid,
+        id -> Uuid,
+        state -> Text,
+        types -> Array<Text>,
+        since -> Nullable<Timestamptz>,
+        request -> Text,
+        requested_by -> Text,
+        requested_actor -> Nullable<Text>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        transaction_time -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
+        progress_done -> Int8,
+        progress_total -> Nullable<Int8>,
+        error -> Nullable<Text>,
+        attempts -> Int4,
+        lease_id -> Nullable<Uuid>,
+        leased_until -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    export_files (practice_id, export_id, resource_type, part) {
+        practice_id -> Uuid,
+        export_id -> Uuid,
+        resource_type -> Text,
+        part -> Int4,
+        resources -> Int8,
+        bytes -> Int8,
+    }
+}
+
+diesel::table! {
+    export_chunks (practice_id, export_id, resource_type, part, seq) {
+        practice_id -> Uuid,
+        export_id -> Uuid,
+        resource_type -> Text,
+        part -> Int4,
+        seq -> Int4,
+        data -> Bytea,
+    }
+}
+
 diesel::joinable!(api_clients -> practices (practice_id));
 diesel::joinable!(homework -> exercises (exercise_id));
 diesel::joinable!(assessments -> instruments (instrument_id));
@@ -400,4 +446,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts,
     retention_policies,
+    exports,
+    export_files,
+    export_chunks,
 );

@@ -140,6 +140,7 @@ async fn execute_one(
         idempotency_answers = erased.idempotency_answers,
         events_redacted = erased.events_redacted,
         webhook_deliveries_redacted = erased.webhook_deliveries_redacted,
+        exports_ended = erased.exports_ended,
         "client record erased"
     );
     Ok(true)

@@ -162,6 +162,7 @@ pub async fn request_client_erasure(
                 location: Some(format!("/v1/clients/{client_id}/erasure")),
                 etag: Some(etag(row.version).to_string()),
                 sensitive: false,
+                content_location: None,
             })
         })
     })

@@ -324,6 +324,8 @@ pub struct Erased {
     pub idempotency_answers: usize,
     pub events_redacted: usize,
     pub webhook_deliveries_redacted: usize,
+    /// Bulk exports of the practice ended, their files gone.
+    pub exports_ended: usize,
 }
 
 #[derive(QueryableByName)]
@@ -366,11 +368,16 @@ const UUID_PATTERN: &str = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-f
 ///   a delivery in flight meanwhile goes out as it was, and its answer is not
 ///   kept: `webhooks::store::record_attempt` compares the body under the
 ///   row's lock);
+/// - `export_chunks`: the practice's bulk export files hold every client's
+///   resources, and one client cannot be cut out of stored NDJSON: every
+///   export of the practice that holds files (or is running, and would
+///   write them from a snapshot taken before the erasure) ends, its files
+///   gone (`exports::store::end_for_erasure`); the practice starts another;
 /// - `clients`: the row becomes a tombstone: no name (`''`), no external
 ///   id, no discharge or archive time, no hold, status `erased`, `erased_at`
 ///   set, the erasure request kept as the record of why.
 ///
-/// What stays: `audit_events` (ids only, and the trail is append-only: it
+/// What stays: `audit_events` and `audit_chain` (ids only, and the trail is append-only: it
 /// records the erasure itself); `local_norms` (a practice's aggregate of 30
 /// or more administrations, frozen, with nothing of one client in it); and
 /// the definitions, API clients and webhook endpoints, which hold no client.
@@ -542,6 +549,8 @@ pub async fn erase_client(conn: &mut AsyncPgConnection, practice: PracticeId, cl
     .execute(conn)
     .await?;
 
+    let exports_ended = crate::exports::store::end_for_erasure(conn, practice).await?;
+
     diesel::update(clients::table.filter(clients::practice_id.eq(p)).filter(clients::id.eq(client_id)))
         .set((
             clients::display_name.eq(""),
@@ -568,5 +577,6 @@ pub async fn erase_client(conn: &mut AsyncPgConnection, practice: PracticeId, cl
         idempotency_answers,
         events_redacted: redacted.len(),
         webhook_deliveries_redacted: deliveries.len(),
+        exports_ended,
     })
 }

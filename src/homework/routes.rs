@@ -328,7 +328,7 @@ pub async fn create_homework_log(
             entry.concerns(client_id);
             audit::record(conn, &entry, StatusCode::CREATED).await?;
             let body = serde_json::to_value(&log).map_err(ApiError::internal)?;
-            Ok(WriteOutcome { status: 201, body, location: None, etag: None, sensitive: false })
+            Ok(WriteOutcome { status: 201, body, location: None, etag: None, content_location: None, sensitive: false })
         })
     })
     .await

@@ -27,7 +27,7 @@ pub struct HomeworkRow {
     pub updated_at: DateTime<Utc>,
 }
 
-type RowColumns = (
+pub(crate) type RowColumns = (
     homework::id,
     homework::client_id,
     homework::exercise_id,
@@ -43,7 +43,7 @@ type RowColumns = (
     homework::updated_at,
 );
 
-const ROW: RowColumns = (
+pub(crate) const ROW: RowColumns = (
     homework::id,
     homework::client_id,
     homework::exercise_id,

@@ -55,6 +55,8 @@ pub struct WriteOutcome {
     pub body: Value,
     pub location: Option<String>,
     pub etag: Option<String>,
+    /// `Content-Location`: where an accepted (202) request can be followed.
+    pub content_location: Option<String>,
     /// Holds a secret shown once: stored without its body, and a replay
     /// answers 409 instead of showing the secret again.
     pub sensitive: bool,
@@ -65,6 +67,8 @@ pub struct WriteOutcome {
 struct StoredHeaders {
     location: Option<String>,
     etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    content_location: Option<String>,
 }
 
 impl WriteOutcome {
@@ -75,6 +79,19 @@ impl WriteOutcome {
             body: serde_json::to_value(body).map_err(ApiError::internal)?,
             location: Some(location),
             etag,
+            content_location: None,
+            sensitive: false,
+        })
+    }
+
+    /// A 202 with a status body and the `Content-Location` to poll.
+    pub fn accepted(body: impl Serialize, content_location: String) -> Result<Self, ApiError> {
+        Ok(Self {
+            status: 202,
+            body: serde_json::to_value(body).map_err(ApiError::internal)?,
+            location: None,
+            etag: None,
+            content_location: Some(content_location),
             sensitive: false,
         })
     }
@@ -86,6 +103,7 @@ impl WriteOutcome {
             body: serde_json::to_value(body).map_err(ApiError::internal)?,
             location: None,
             etag: None,
+            content_location: None,
             sensitive: false,
         })
     }
@@ -98,6 +116,9 @@ impl WriteOutcome {
         }
         if let Some(etag) = self.etag {
             response.insert_header((header::ETAG, etag));
+        }
+        if let Some(content_location) = self.content_location {
+            response.insert_header((header::CONTENT_LOCATION, content_location));
         }
         if replayed {
             response.insert_header((REPLAYED_HEADER, "true"));
@@ -217,6 +238,7 @@ async fn claim(
             body,
             location: headers.location,
             etag: headers.etag,
+            content_location: headers.content_location,
             sensitive: false,
         }));
     }
@@ -229,9 +251,12 @@ async fn save(
     key: &str,
     outcome: &WriteOutcome,
 ) -> Result<(), ApiError> {
-    let headers =
-        serde_json::to_value(StoredHeaders { location: outcome.location.clone(), etag: outcome.etag.clone() })
-            .map_err(ApiError::internal)?;
+    let headers = serde_json::to_value(StoredHeaders {
+        location: outcome.location.clone(),
+        etag: outcome.etag.clone(),
+        content_location: outcome.content_location.clone(),
+    })
+    .map_err(ApiError::internal)?;
     diesel::update(idempotency_keys::table)
         .filter(idempotency_keys::practice_id.eq(practice.0))
         .filter(idempotency_keys::key.eq(key))

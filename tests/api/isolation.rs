@@ -55,6 +55,30 @@ pub async fn fixture(app: &TestApp, token: &str, kind: &str) -> String {
             let page: Value = app.get("/v1/audit-events?action=create&limit=1", token).await.json().await.unwrap();
             page["data"][0]["id"].as_str().unwrap().to_owned()
         }
+        "exports" => {
+            // A finished export with a Patient file, so that every operation
+            // (its files included) has something to refuse.
+            client().await;
+            let body = json!({"types": ["Patient"]});
+            // One export runs at a time: wait out one a probe started.
+            let mut response = app.post_json("/v1/exports", token, &body).await;
+            for _ in 0..300 {
+                if response.status() != 409 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                response = app.post_json("/v1/exports", token, &body).await;
+            }
+            assert_eq!(response.status(), 202, "starting an export: {}", response.text().await.unwrap());
+            let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+            for _ in 0..300 {
+                if app.get(&format!("/v1/exports/{id}"), token).await.status() == 200 {
+                    return id;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("the probe's export did not finish");
+        }
         other => panic!("no isolation fixture for /v1/{other}/{{id}}: add one so the probe covers it"),
     }
 }
@@ -100,6 +124,9 @@ async fn snapshot(app: &TestApp, token: &str, doc: &Value, kind: &str, id: &str)
         "webhook_attempts",
         "idempotency_keys",
         "retention_policies",
+        "exports",
+        "export_files",
+        "export_chunks",
     ] {
         counts.push((table.to_owned(), app.count(&format!("SELECT count(*) FROM {table}")).await));
     }
@@ -132,7 +159,8 @@ async fn every_operation_on_another_practices_resource_answers_404_and_changes_n
             let id = fixture(&app, &token_a, kind).await;
             let before = snapshot(&app, &token_a, &doc, kind, &id).await;
             let trail_b = app.count(&trail_of_b).await;
-            let mut url = app.url(&path.replace("{id}", &id));
+            // Other path parameters name something the fixture made.
+            let mut url = app.url(&path.replace("{id}", &id).replace("{file}", "Patient-1.ndjson"));
             // Required query parameters get a placeholder: the id is what is probed.
             let required: Vec<String> = operation["parameters"]
                 .as_array()
@@ -185,6 +213,10 @@ async fn every_operation_on_another_practices_resource_answers_404_and_changes_n
         "request_client_erasure",
         "get_client_erasure",
         "cancel_client_erasure",
+        "get_client_record",
+        "get_export",
+        "get_export_file",
+        "delete_export",
     ] {
         assert!(probed.iter().any(|p| p == expected), "{expected} was not probed");
     }

@@ -14,6 +14,7 @@ mod concurrency;
 mod erasure;
 mod events;
 mod exercises;
+mod exports;
 mod health;
 mod helpers;
 mod homework;
