@@ -1,4 +1,5 @@
 DROP FUNCTION audit_purge(uuid, timestamptz);
+DROP FUNCTION audit_seal(uuid, integer);
 DROP FUNCTION audit_append(uuid, uuid[], timestamptz[], text[], text[], text[], text[], text[], uuid[], uuid[], integer[], text[], text[], jsonb[], integer[]);
 DROP TRIGGER audit_purges_no_truncate ON audit_purges;
 DROP TRIGGER audit_purges_append_only ON audit_purges;

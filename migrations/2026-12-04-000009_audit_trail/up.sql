@@ -120,6 +120,50 @@ BEGIN
     RETURN cardinality(p_ids);
 END $$;
 
+-- Links up to p_limit of the practice's queued entries into its chain, in
+-- order (time written, then id), each after the head; moves the head; takes
+-- them off the queue. One pass, one hash per entry. Returns how many.
+CREATE FUNCTION audit_seal(p_practice uuid, p_limit integer) RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    entry record;
+    head_seq bigint;
+    head_hash bytea;
+    seqs bigint[] := '{}';
+    ids uuid[] := '{}';
+    hashes bytea[] := '{}';
+BEGIN
+    INSERT INTO audit_chain_heads (practice_id, last_seq, last_hash)
+        VALUES (p_practice, 0, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)
+        ON CONFLICT (practice_id) DO NOTHING;
+    SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
+      FROM audit_chain_heads h WHERE h.practice_id = p_practice FOR UPDATE;
+    FOR entry IN
+        SELECT e.* FROM audit_unsealed u JOIN audit_events e ON e.practice_id = u.practice_id AND e.id = u.entry_id
+         WHERE u.practice_id = p_practice
+         ORDER BY e.occurred_at, e.id
+         LIMIT p_limit
+    LOOP
+        head_seq := head_seq + 1;
+        head_hash := audit_link(head_hash, head_seq, entry.practice_id, entry.id, entry.occurred_at,
+            entry.api_client, entry.actor, entry.action, entry.operation, entry.resource_type, entry.resource_id,
+            entry.client_id, entry.outcome, entry.request_id, entry.source, entry.query, entry.result_count);
+        seqs := seqs || head_seq;
+        ids := ids || entry.id;
+        hashes := hashes || head_hash;
+    END LOOP;
+    IF cardinality(ids) = 0 THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO audit_chain (practice_id, seq, entry_id, hash)
+        SELECT p_practice, l.seq, l.entry_id, l.hash FROM unnest(seqs, ids, hashes) AS l(seq, entry_id, hash);
+    DELETE FROM audit_unsealed WHERE practice_id = p_practice AND entry_id = ANY (ids);
+    UPDATE audit_chain_heads SET last_seq = head_seq, last_hash = head_hash
+     WHERE practice_id = p_practice;
+    RETURN cardinality(ids);
+END $$;
+
 -- Append-only: nothing updates or deletes an entry (or a purge record) but
 -- the retention purge below, which says so for its own duration. Someone
 -- with the database's superuser can still bypass this; the chain is what

@@ -72,74 +72,23 @@ pub async fn append(conn: &AsyncPgConnection, practice: PracticeId, entries: &[&
 /// The hash a chain starts from.
 pub const GENESIS: [u8; 32] = [0; 32];
 
-/// Links up to `$2` of the practice's queued entries into its chain, oldest
-/// first, each after the head; moves the head; takes them off the queue.
-const SEAL: &str = "\
-WITH RECURSIVE
-head AS (
-    SELECT last_seq, last_hash FROM audit_chain_heads WHERE practice_id = $1 FOR UPDATE
-),
-pending AS (
-    SELECT e.*, row_number() OVER (ORDER BY e.occurred_at, e.id) AS n
-      FROM audit_unsealed u JOIN audit_events e ON e.practice_id = u.practice_id AND e.id = u.entry_id
-     WHERE u.practice_id = $1
-     ORDER BY e.occurred_at, e.id
-     LIMIT $2
-),
-chain AS (
-    SELECT 0::bigint AS n, last_seq AS seq, last_hash AS hash, NULL::uuid AS entry_id FROM head
-    UNION ALL
-    SELECT p.n, c.seq + 1,
-           audit_link(c.hash, c.seq + 1, p.practice_id, p.id, p.occurred_at, p.api_client, p.actor, p.action,
-                      p.operation, p.resource_type, p.resource_id, p.client_id, p.outcome, p.request_id, p.source,
-                      p.query, p.result_count),
-           p.id
-      FROM chain c JOIN pending p ON p.n = c.n + 1
-),
-linked AS (
-    INSERT INTO audit_chain (practice_id, seq, entry_id, hash)
-    SELECT $1, seq, entry_id, hash FROM chain WHERE n > 0
-    RETURNING seq, hash, entry_id
-),
-moved AS (
-    UPDATE audit_chain_heads
-       SET (last_seq, last_hash) = (SELECT seq, hash FROM linked ORDER BY seq DESC LIMIT 1)
-     WHERE practice_id = $1 AND EXISTS (SELECT 1 FROM linked)
-),
-dequeued AS (
-    DELETE FROM audit_unsealed WHERE practice_id = $1 AND entry_id IN (SELECT entry_id FROM linked)
-)
-SELECT count(*) AS count FROM linked";
-
 /// Entries one sealing statement takes at most (the rest wait a round).
-const SEAL_BATCH: i64 = 5000;
+const SEAL_BATCH: i32 = 5000;
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
+diesel::define_sql_function! {
+    /// Links up to `limit` of the practice's queued entries into its chain
+    /// (the migration's `audit_seal`); answers how many.
+    fn audit_seal(practice: SqlUuid, limit: Int4) -> Int4;
 }
 
 /// Seals every queued entry of the practice; returns how many. Run it in
 /// a transaction (the head is locked until it ends).
 pub async fn seal(conn: &mut AsyncPgConnection, practice: PracticeId) -> QueryResult<u64> {
-    diesel::sql_query(
-        "INSERT INTO audit_chain_heads (practice_id, last_seq, last_hash) VALUES ($1, 0, $2) \
-         ON CONFLICT (practice_id) DO NOTHING",
-    )
-    .bind::<SqlUuid, _>(practice.0)
-    .bind::<Bytea, _>(GENESIS.as_slice())
-    .execute(conn)
-    .await?;
     let mut sealed = 0;
     loop {
-        let round: Count = diesel::sql_query(SEAL)
-            .bind::<SqlUuid, _>(practice.0)
-            .bind::<BigInt, _>(SEAL_BATCH)
-            .get_result(conn)
-            .await?;
-        sealed += u64::try_from(round.count).unwrap_or(0);
-        if round.count < SEAL_BATCH {
+        let round: i32 = diesel::select(audit_seal(practice.0, SEAL_BATCH)).get_result(conn).await?;
+        sealed += u64::try_from(round).unwrap_or(0);
+        if round < SEAL_BATCH {
             return Ok(sealed);
         }
     }
