@@ -6,8 +6,8 @@
 #
 # What the outbox costs writes: pgbench on the SQL of POST /v1/assessments
 # and POST /v1/homework/{id}/logs as scripts/bench has it, and on copies that
-# append the event as the service does (the counter row's upsert and the
-# insert, one statement, last before COMMIT), at 8 and 32 connections, in
+# append the event as the service does (an insert, last before COMMIT; the
+# number comes after the commit), at 8 and 32 connections, in
 # the order plain, event, event, plain so that drift on a shared machine
 # falls on both sides alike.
 #
@@ -31,13 +31,11 @@ fi
 
 # ---- The outbox's cost to writes.
 
-# The event append the service runs (src/events/store.rs), with literal values.
+# The event append the service runs (src/events/store.rs), with literal
+# values: a plain insert, numbered after it commits.
 webhook_event_sql() { # type data
     cat <<SQL
-WITH next AS (INSERT INTO event_sequences (practice_id, last_sequence) VALUES ('$practice_id', 1)
-    ON CONFLICT (practice_id) DO UPDATE SET last_sequence = event_sequences.last_sequence + 1 RETURNING last_sequence)
-  INSERT INTO events (practice_id, sequence, id, type, data, dedupe_key)
-  SELECT '$practice_id', last_sequence, gen_random_uuid(), '$1', $2, NULL FROM next;
+INSERT INTO events (practice_id, id, type, data, dedupe_key) VALUES ('$practice_id', gen_random_uuid(), '$1', $2, NULL);
 SQL
 }
 # with_event SQLFILE TYPE DATA: SQLFILE's copy with the event appended before its closing COMMIT.

@@ -291,9 +291,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    events (practice_id, sequence) {
+    events (practice_id, id) {
         practice_id -> Uuid,
-        sequence -> Int8,
+        sequence -> Nullable<Int8>,
         id -> Uuid,
         #[sql_name = "type"]
         event_type -> Text,

@@ -50,6 +50,8 @@ pub async fn list_events(
     let page = PageRequest::new(query.limit, None)?;
     let types = parse_types(query.types.as_deref())?;
     let mut conn = state.pool.get().await?;
+    // Number what was written until now, so the page holds it.
+    store::sequence(&conn, auth.practice_id).await?;
     let mut rows = store::list(&mut conn, auth.practice_id, after, &types, page.fetch_limit()).await?;
     let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
     let has_more = rows.len() > limit;

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Jsonb, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Int4, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -15,11 +15,9 @@ use crate::practices::PracticeId;
 /// Days an event stays in the feed: the 30 promised, and a margin.
 pub const RETENTION_DAYS: i64 = 35;
 
-/// Writes one event in the caller's transaction, numbered next in the
-/// practice's sequence. One statement: the counter's row lock, held until the
-/// transaction ends, orders the practice's writers, so numbers follow commit
-/// order and a rollback takes its number back with it. Call it last in the
-/// transaction, so that the lock is held only for the commit.
+/// Writes one event in the caller's transaction. It takes no lock: the
+/// event is numbered once committed ([`sequence`]), so the practice's
+/// writes never wait on one another's commits.
 pub async fn append(
     conn: &mut AsyncPgConnection,
     practice: PracticeId,
@@ -49,27 +47,59 @@ async fn insert(
     dedupe_key: Option<&str>,
 ) -> QueryResult<()> {
     let data = crate::db::to_jsonb(data)?;
-    diesel::sql_query(
-        "WITH next AS ( \
-             INSERT INTO event_sequences (practice_id, last_sequence) VALUES ($1, 1) \
-             ON CONFLICT (practice_id) DO UPDATE SET last_sequence = event_sequences.last_sequence + 1 \
-             RETURNING last_sequence) \
-         INSERT INTO events (practice_id, sequence, id, type, data, dedupe_key) \
-         SELECT $1, last_sequence, $2, $3, $4, $5 FROM next",
-    )
-    .bind::<SqlUuid, _>(practice.0)
-    .bind::<SqlUuid, _>(Uuid::now_v7())
-    .bind::<Text, _>(event_type.as_str())
-    .bind::<Jsonb, _>(data)
-    .bind::<Nullable<Text>, _>(dedupe_key)
-    .execute(conn)
-    .await?;
+    diesel::insert_into(events::table)
+        .values((
+            events::practice_id.eq(practice.0),
+            events::id.eq(Uuid::now_v7()),
+            events::event_type.eq(event_type.as_str()),
+            events::data.eq(data),
+            events::dedupe_key.eq(dedupe_key),
+        ))
+        .execute(conn)
+        .await?;
     Ok(())
+}
+
+diesel::define_sql_function! {
+    /// Numbers up to `limit` of the practice's committed, unnumbered events
+    /// (the migration's `events_sequence`); answers how many.
+    fn events_sequence(practice: SqlUuid, limit: Int4) -> Int4;
+}
+
+/// Events one numbering statement takes at most.
+const SEQUENCE_BATCH: i32 = 5000;
+
+/// Numbers the practice's committed events that have no number yet, in the
+/// order they were written, after its last number: what a reader of the
+/// feed (or the dispatcher) does first, so that it sees every event written
+/// until now. Each statement holds the practice's counter only while it runs.
+pub async fn sequence(conn: &AsyncPgConnection, practice: PracticeId) -> QueryResult<u64> {
+    let mut numbered = 0;
+    loop {
+        let round: i32 = diesel::select(events_sequence(practice.0, SEQUENCE_BATCH)).get_result(&mut { conn }).await?;
+        numbered += u64::try_from(round).unwrap_or(0);
+        if round < SEQUENCE_BATCH {
+            return Ok(numbered);
+        }
+    }
+}
+
+/// [`sequence`] for every practice with unnumbered events (the dispatcher,
+/// before it fans out: background work, across practices).
+pub async fn sequence_all(conn: &mut AsyncPgConnection) -> QueryResult<u64> {
+    let practices: Vec<Uuid> =
+        events::table.filter(events::sequence.is_null()).select(events::practice_id).distinct().load(conn).await?;
+    let mut numbered = 0;
+    for practice in practices {
+        numbered += sequence(conn, PracticeId(practice)).await?;
+    }
+    Ok(numbered)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct EventRow {
+    #[diesel(select_expression = events::sequence.assume_not_null())]
     pub sequence: i64,
     pub id: Uuid,
     pub event_type: String,

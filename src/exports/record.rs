@@ -184,6 +184,14 @@ async fn produce(
         }
     };
     let mut ready = Some(ready);
+    // Events written until now get their numbers before the snapshot, so
+    // the record holds them.
+    if let Err(err) = crate::events::store::sequence(&conn, request.practice).await {
+        if let Some(ready) = ready.take() {
+            let _ = ready.send(Err(ApiError::from(err)));
+        }
+        return Ok(());
+    }
     let outcome = conn
         .build_transaction()
         .repeatable_read()

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use super::Webhooks;
 use super::schedule::{self, Answer};
@@ -25,12 +25,15 @@ pub struct Dispatcher {
     pool: DbPool,
     webhooks: Arc<Webhooks>,
     in_flight: Arc<Semaphore>,
+    /// Told each time a delivery finishes: the endpoint's share it held is
+    /// free, so what waited behind it can be claimed at once.
+    finished: Arc<Notify>,
 }
 
 impl Dispatcher {
     pub fn new(pool: DbPool, webhooks: Arc<Webhooks>) -> Self {
         let permits = usize::try_from(webhooks.settings.batch).unwrap_or(1).max(1);
-        Self { pool, webhooks, in_flight: Arc::new(Semaphore::new(permits)) }
+        Self { pool, webhooks, in_flight: Arc::new(Semaphore::new(permits)), finished: Arc::new(Notify::new()) }
     }
 
     /// Queues new events, claims what is due (as much as this instance has
@@ -44,21 +47,31 @@ impl Dispatcher {
         }
         let claimed = {
             let mut conn = crate::db::connection(&self.pool).await?;
+            crate::events::store::sequence_all(&mut conn).await?;
             store::fan_out(&mut conn, FAN_OUT_PER_ENDPOINT).await?;
             let settings = &self.webhooks.settings;
             let room = i64::try_from(room).unwrap_or(settings.batch);
             store::claim(&mut conn, room, settings.per_endpoint, settings.lease).await?
         };
         let started = claimed.len();
+        let in_flight = self.in_flight.available_permits() < usize::try_from(self.webhooks.settings.batch).unwrap_or(1);
+        if started == 0 && in_flight {
+            // Everything due waits for an endpoint's share: look again as
+            // soon as a delivery finishes (within a poll at most, since
+            // another instance may be the one finishing).
+            let _ = tokio::time::timeout(self.webhooks.settings.poll, self.finished.notified()).await;
+            return Ok(1);
+        }
         for delivery in claimed {
             let permit = self.in_flight.clone().acquire_owned().await?;
-            let (pool, webhooks) = (self.pool.clone(), self.webhooks.clone());
+            let (pool, webhooks, finished) = (self.pool.clone(), self.webhooks.clone(), self.finished.clone());
             tokio::spawn(async move {
                 if let Err(err) = deliver(&pool, &webhooks, delivery).await {
                     // Its lease runs out and it is sent again: at least once, never lost.
                     tracing::warn!(error = %err, "a webhook attempt could not be recorded");
                 }
                 drop(permit);
+                finished.notify_one();
             });
         }
         Ok(started)

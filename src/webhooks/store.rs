@@ -44,8 +44,11 @@ pub struct EndpointRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The practice's last event number (0 before its first event).
+/// The practice's last event number (0 before its first event), once what
+/// was written until now is numbered: an endpoint starts after it, so it
+/// hears only what happens once it is registered.
 async fn last_sequence(conn: &mut AsyncPgConnection, practice: PracticeId) -> QueryResult<i64> {
+    crate::events::store::sequence(conn, practice).await?;
     Ok(event_sequences::table
         .filter(event_sequences::practice_id.eq(practice.0))
         .select(event_sequences::last_sequence)
