@@ -93,25 +93,35 @@ async fn score_and_complete(
 
 /// Scores and completes an open assessment, refusing a completed or
 /// cancelled one (409). The one path answers take, from the API and from a
-/// client's link page alike; run it in the caller's transaction. Answers
-/// the client the assessment belongs to (for the caller's audit entry,
-/// which it records last).
+/// client's link page alike; run it in the caller's transaction. `known` is
+/// the assessment's instrument when the caller read it already (an
+/// instrument never changes once used, so it need not be read again).
+/// Answers the client the assessment belongs to (for the caller's audit
+/// entry, which it records last).
 pub async fn complete_open_assessment(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     id: Uuid,
     answers: &[Answer],
     completed_at: Option<DateTime<Utc>>,
+    known: Option<&(InstrumentRow, InstrumentDefinition)>,
 ) -> Result<Uuid, ApiError> {
     let practice = principal.practice_id;
     let locked = store::lock_assessment(conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
     if locked.status != AssessmentStatus::Assigned.as_str() {
         return Err(not_open(&locked.status));
     }
-    let instrument = instrument_for(conn, practice, locked.instrument_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assessment's instrument is missing")))?;
-    score_and_complete(conn, principal, id, locked.client_id, &instrument, answers, completed_at).await?;
+    let read;
+    let instrument = match known.filter(|(row, _)| row.id == locked.instrument_id) {
+        Some(instrument) => instrument,
+        None => {
+            read = instrument_for(conn, practice, locked.instrument_id)
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an assessment's instrument is missing")))?;
+            &read
+        }
+    };
+    score_and_complete(conn, principal, id, locked.client_id, instrument, answers, completed_at).await?;
     Ok(locked.client_id)
 }
 
@@ -365,7 +375,8 @@ pub async fn submit_responses(
     let fingerprint = idempotency::fingerprint(&req, &input)?;
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
-            let client_id = complete_open_assessment(conn, &principal, id, &input.answers, input.completed_at).await?;
+            let client_id =
+                complete_open_assessment(conn, &principal, id, &input.answers, input.completed_at, None).await?;
             entry.concerns(client_id);
             audit::record(conn, &entry, StatusCode::OK).await?;
             current(conn, practice, id, false).await

@@ -268,7 +268,7 @@ pub async fn get_client_link(
     principal.require_any(&MANAGING)?;
     let practice = principal.practice_id;
     let mut conn = state.pool.get().await?;
-    let row = store::find_link(&mut conn, practice, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+    let row = store::find_link(&conn, practice, *id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
     entry.concerns(row.client_id);
     let tag = etag(row.version);
     let mut links = with_submissions(&mut conn, practice, vec![row]).await?;

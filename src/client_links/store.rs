@@ -87,12 +87,12 @@ pub async fn insert_link(conn: &mut AsyncPgConnection, practice: PracticeId, new
         .await
 }
 
-pub async fn find_link(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<LinkRow>> {
+pub async fn find_link(conn: &AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<LinkRow>> {
     client_links::table
         .filter(client_links::practice_id.eq(practice.0))
         .filter(client_links::id.eq(id))
         .select(LinkRow::as_select())
-        .first(conn)
+        .first(&mut { conn })
         .await
         .optional()
 }
@@ -161,7 +161,7 @@ pub async fn mark_used(conn: &mut AsyncPgConnection, practice: PracticeId, id: U
 /// Records what a submission through the link made; run it in the
 /// submission's transaction.
 pub async fn record_submission(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     link_id: Uuid,
     resource_type: &str,
@@ -176,7 +176,7 @@ pub async fn record_submission(
             client_link_submissions::resource_id.eq(resource_id),
             client_link_submissions::item_id.eq(item_id),
         ))
-        .execute(conn)
+        .execute(&mut { conn })
         .await?;
     Ok(())
 }
@@ -261,7 +261,7 @@ pub async fn save_draft(
 
 /// The draft answers of an assessment, while they are kept.
 pub async fn find_draft(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     assessment_id: Uuid,
 ) -> QueryResult<Option<serde_json::Value>> {
@@ -271,17 +271,17 @@ pub async fn find_draft(
         .filter(drafts::assessment_id.eq(assessment_id))
         .filter(drafts::expires_at.gt(diesel::dsl::now))
         .select(drafts::answers)
-        .first(conn)
+        .first(&mut { conn })
         .await
         .optional()
 }
 
-pub async fn delete_draft(conn: &mut AsyncPgConnection, practice: PracticeId, assessment_id: Uuid) -> QueryResult<()> {
+pub async fn delete_draft(conn: &AsyncPgConnection, practice: PracticeId, assessment_id: Uuid) -> QueryResult<()> {
     use crate::db::schema::assessment_drafts as drafts;
     diesel::delete(drafts::table)
         .filter(drafts::practice_id.eq(practice.0))
         .filter(drafts::assessment_id.eq(assessment_id))
-        .execute(conn)
+        .execute(&mut { conn })
         .await?;
     Ok(())
 }
@@ -332,20 +332,22 @@ pub async fn standing(
     .await
 }
 
-/// An assessment with its instrument's definition, in one read: what a
-/// form needs to check that it may be shown and to show it.
+/// An assessment with its instrument, in one read: what a form needs to
+/// check that it may be shown, to show it, and (instruments never change
+/// once used) to score it without reading the instrument again.
 pub async fn assessment_form(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     assessment_id: Uuid,
-) -> QueryResult<Option<(Uuid, String, serde_json::Value)>> {
+) -> QueryResult<Option<(Uuid, String, crate::instruments::store::InstrumentRow)>> {
     use crate::db::schema::instruments;
+    use crate::instruments::store::InstrumentRow;
     assessments::table
         .inner_join(instruments::table)
         .filter(assessments::practice_id.eq(practice.0))
         .filter(assessments::id.eq(assessment_id))
-        .select((assessments::client_id, assessments::status, instruments::definition))
-        .first(conn)
+        .select((assessments::client_id, assessments::status, InstrumentRow::as_select()))
+        .first(&mut { conn })
         .await
         .optional()
 }

@@ -32,12 +32,16 @@ use crate::client_links::model::LinkState;
 use crate::client_links::store::{self, LinkRow};
 use crate::exercises::definition::{ExerciseDefinition, LogFieldKind};
 use crate::homework::routes::{exercise_definition, record_log};
+use futures_util::future::try_join;
+
+use crate::db::worker::WorkerConnection;
 use crate::http::ApiError;
 use crate::http::body::Body;
 use crate::http::pagination::PageRequest;
 use crate::i18n::Language;
 use crate::instruments::definition::InstrumentDefinition;
 use crate::instruments::scoring::Answer;
+use crate::instruments::store::InstrumentRow;
 use crate::practices::PracticeId;
 use crate::state::AppState;
 
@@ -233,23 +237,33 @@ async fn covered(conn: &mut AsyncPgConnection, practice: PracticeId, link: &Link
     })
 }
 
-/// The instrument of an assessment this link may show now: the client's,
-/// still open, and covered. The same rule as [`coverage::assessments`],
-/// read from the one row instead of the client's whole list.
-async fn open_form(
-    conn: &mut AsyncPgConnection,
+/// An assessment's instrument, as a form shows and scores it.
+type FormInstrument = (InstrumentRow, InstrumentDefinition);
+
+/// The instrument of an assessment this link may show now (read with
+/// [`store::assessment_form`]): the client's, still open, and covered. The
+/// same rule as [`coverage::assessments`], read from the one row instead of
+/// the client's whole list.
+fn open_form(
     visit: &Visit,
     id: Uuid,
-) -> Result<Option<InstrumentDefinition>, ApiError> {
-    let Some((client_id, status, definition)) = store::assessment_form(conn, visit.practice, id).await? else {
-        return Ok(None);
-    };
+    form: Option<(Uuid, String, InstrumentRow)>,
+) -> Result<Option<FormInstrument>, ApiError> {
+    let Some((client_id, status, instrument)) = form else { return Ok(None) };
     let link = &visit.link;
     let covered = link.all_open_assessments || link.assessment_ids.contains(&id);
     if client_id != link.client_id || status != "assigned" || !covered {
         return Ok(None);
     }
-    Ok(Some(serde_json::from_value(definition).map_err(ApiError::internal)?))
+    let definition = serde_json::from_value(instrument.definition.clone()).map_err(ApiError::internal)?;
+    Ok(Some((instrument, definition)))
+}
+
+/// The worker's own connection, for a page's point reads.
+fn worker_db(req: &HttpRequest) -> Result<WorkerConnection, ApiError> {
+    req.app_data::<WorkerConnection>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the worker's connection is not configured")))
 }
 
 impl Covered {
@@ -294,10 +308,11 @@ async fn list_page(state: &AppState, visit: &Visit) -> Result<ListPage, ApiError
     let covered = covered(&mut conn, visit.practice, &visit.link).await?;
     let mut assessments = Vec::new();
     for item in &covered.assessments {
-        let Some((_, _, definition)) = store::assessment_form(&mut conn, visit.practice, item.id).await? else {
+        let Some((_, _, instrument)) = store::assessment_form(&conn, visit.practice, item.id).await? else {
             return Err(ApiError::NotFound("assessment"));
         };
-        let definition: InstrumentDefinition = serde_json::from_value(definition).map_err(ApiError::internal)?;
+        let definition: InstrumentDefinition =
+            serde_json::from_value(instrument.definition).map_err(ApiError::internal)?;
         let lang = other_language(definition.speaks(visit.language));
         let definition = definition.localized(visit.language);
         assessments.push(ListEntry {
@@ -375,11 +390,15 @@ async fn assessment_form(
         Err(err) => return refusal(&req, err),
     };
     let id = id.into_inner();
+    // The form and its draft, pipelined on the worker's connection.
     let loaded = async {
-        let mut conn = state.pool.get().await?;
-        let Some(definition) = open_form(&mut conn, &visit, id).await? else { return Ok(None) };
-        let draft = store::find_draft(&mut conn, visit.practice, id).await?;
-        Ok::<_, ApiError>(Some((definition, draft)))
+        let practice = visit.practice;
+        let (form, draft) = worker_db(&req)?
+            .run(async |conn| {
+                try_join(store::assessment_form(conn, practice, id), store::find_draft(conn, practice, id)).await
+            })
+            .await?;
+        Ok::<_, ApiError>(open_form(&visit, id, form)?.map(|(_, definition)| (definition, draft)))
     }
     .await;
     match loaded {
@@ -503,24 +522,25 @@ async fn assessment_post(
         Ok(admitted) => admitted,
         Err(page) => return page,
     };
-    let definition = match load_open_assessment(&state, &visit, id).await {
-        Ok(Some(definition)) => definition,
+    let instrument = match load_open_assessment(&req, &visit, id).await {
+        Ok(Some(instrument)) => instrument,
         Ok(None) => return closed(visit.language),
         Err(err) => return trouble(visit.language, &err),
     };
-    let (answers, typed) = forms::answers(&definition, &form);
+    let definition = &instrument.1;
+    let (answers, typed) = forms::answers(definition, &form);
     if form.get("action").map(String::as_str) == Some("save") {
         return match save_draft(&state, &req, &visit, id, &answers).await {
             Ok(()) => see_other(&format!("{path}?saved=1")),
             Err(err) => trouble(visit.language, &err),
         };
     }
-    match submit_answers(&state, &req, &visit, id, answers.clone()).await {
+    match submit_answers(&state, &req, &visit, id, answers.clone(), instrument.clone()).await {
         Ok(finished) => see_other(&thanks_location("assessment", visit.language, finished)),
         Err(ApiError::Validation(errors)) => {
             let text = PageText::of(visit.language);
-            let marked = forms::item_errors(&definition, &answers, &errors, text);
-            let page = assessment_page(&visit, id, &definition, &typed, &marked, None);
+            let marked = forms::item_errors(definition, &answers, &errors, text);
+            let page = assessment_page(&visit, id, definition, &typed, &marked, None);
             render(StatusCode::UNPROCESSABLE_ENTITY, visit.language, &page)
         }
         // Completed or cancelled meanwhile (another tab, the practice).
@@ -530,13 +550,10 @@ async fn assessment_post(
     }
 }
 
-async fn load_open_assessment(
-    state: &AppState,
-    visit: &Visit,
-    id: Uuid,
-) -> Result<Option<InstrumentDefinition>, ApiError> {
-    let mut conn = state.pool.get().await?;
-    open_form(&mut conn, visit, id).await
+async fn load_open_assessment(req: &HttpRequest, visit: &Visit, id: Uuid) -> Result<Option<FormInstrument>, ApiError> {
+    let practice = visit.practice;
+    let form = worker_db(req)?.run(async |conn| store::assessment_form(conn, practice, id).await).await?;
+    open_form(visit, id, form)
 }
 
 /// Who and where a page's audit entry names.
@@ -616,13 +633,19 @@ async fn submit_answers(
     visit: &Visit,
     id: Uuid,
     answers: Vec<Answer>,
+    instrument: FormInstrument,
 ) -> Result<bool, ApiError> {
     let link_id = visit.link.id;
     through_link(state, req, visit, PAGE_SUBMIT_ASSESSMENT, move |conn, principal| {
         Box::pin(async move {
-            complete_open_assessment(conn, &principal, id, &answers, None).await?;
-            store::record_submission(conn, principal.practice_id, link_id, "assessment", id, id).await?;
-            store::delete_draft(conn, principal.practice_id, id).await?;
+            complete_open_assessment(conn, &principal, id, &answers, None, Some(&instrument)).await?;
+            let practice = principal.practice_id;
+            let conn = &*conn;
+            try_join(
+                store::record_submission(conn, practice, link_id, "assessment", id, id),
+                store::delete_draft(conn, practice, id),
+            )
+            .await?;
             Ok(id)
         })
     })

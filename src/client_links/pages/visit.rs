@@ -13,6 +13,7 @@ use crate::auth::Principal;
 use crate::client_links::model::LinkState;
 use crate::client_links::store::{self, LinkRow};
 use crate::client_links::{coverage, token};
+use crate::db::worker::WorkerConnection;
 use crate::http::ApiError;
 use crate::i18n::Language;
 use crate::practices::PracticeId;
@@ -62,8 +63,12 @@ pub async fn open(state: &AppState, req: &HttpRequest, token: &str) -> Result<Vi
     let found = match token::names(token) {
         Some((practice, link)) => {
             let practice = PracticeId(practice);
-            let mut conn = state.pool.get().await.map_err(ApiError::from)?;
-            store::find_link(&mut conn, practice, link).await?.map(|row| (practice, row))
+            // A point read: on the worker's own connection when there is one.
+            match req.app_data::<WorkerConnection>() {
+                Some(db) => db.run(async |conn| store::find_link(conn, practice, link).await).await?,
+                None => store::find_link(&*state.pool.get().await.map_err(ApiError::from)?, practice, link).await?,
+            }
+            .map(|row| (practice, row))
         }
         None => None,
     };
