@@ -11,6 +11,7 @@ use crate::assessments::model::Assessment;
 use crate::clients::model::Client;
 use crate::events::model::Event;
 use crate::homework::model::{Homework, HomeworkLog};
+use crate::instruments::scoring::Answer;
 use crate::relationships::model::Relationship;
 
 /// The published description of the record's JSON form, under the served
@@ -57,8 +58,8 @@ pub struct AssessmentDraft {
     pub assessment_id: Uuid,
     /// The link they were saved through.
     pub link_id: Uuid,
-    /// The saved answers, as `[{"item_id", "value"}]`.
-    #[schema(value_type = Vec<Object>)]
+    /// The saved answers.
+    #[schema(value_type = Vec<Answer>)]
     pub answers: Value,
     pub updated_at: DateTime<Utc>,
     /// When the draft is discarded.
@@ -296,8 +297,9 @@ pub struct ExportManifest {
     #[serde(rename = "requiresAccessToken")]
     pub requires_access_token: bool,
     pub output: Vec<ManifestFile>,
-    /// Always empty: a resource that cannot be exported fails the export.
-    #[schema(value_type = Vec<Object>, max_items = 0)]
-    pub error: Vec<Value>,
+    /// Always empty: a resource that cannot be exported fails the export
+    /// (the Bulk Data shape would list OperationOutcome files here).
+    #[schema(max_items = 0)]
+    pub error: Vec<ManifestFile>,
     pub extension: ManifestExtension,
 }

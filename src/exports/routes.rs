@@ -455,20 +455,6 @@ fn expired(at: Option<chrono::DateTime<chrono::Utc>>) -> HttpResponse {
 }
 
 /// An export's file name in its URL.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)]
-struct FileParams {
-    /// The export's id.
-    id: Uuid,
-    /// The file, as the manifest's `url` names it: `<Type>-<part>.ndjson`.
-    #[param(
-        pattern = r"^(Patient|Questionnaire|QuestionnaireResponse|Observation|Task|AuditEvent)-[1-9][0-9]{0,8}\.ndjson$",
-        example = "Patient-1.ndjson"
-    )]
-    file: String,
-}
-
 /// Download an export's file.
 ///
 /// One FHIR R4 resource per line (`application/fhir+ndjson`), as the
@@ -478,7 +464,12 @@ struct FileParams {
 #[utoipa::path(
     operation_id = "get_export_file",
     tag = "exports",
-    params(FileParams),
+    params(
+        ("id" = Uuid, Path, description = "The export's id."),
+        ("file" = String, Path, description = "The file, as the manifest's `url` names it: `<Type>-<part>.ndjson`.",
+            pattern = r"^(Patient|Questionnaire|QuestionnaireResponse|Observation|Task|AuditEvent)-[1-9][0-9]{0,8}\.ndjson$",
+            example = "Patient-1.ndjson"),
+    ),
     responses(
         (status = 200, description = "The file", body = NdjsonFile, content_type = "application/fhir+ndjson",
             headers(("Content-Length" = i64, description = "The file's size in bytes"))),
