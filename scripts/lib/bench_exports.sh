@@ -27,8 +27,9 @@ seed_export_histories() {
     "${psql_cmd[@]}" -d attune_bench <<SQL
 INSERT INTO clients (practice_id, id, external_id, display_name, status)
   SELECT '$export_practice', gen_random_uuid(), '$1-' || g, 'Export ' || g, 'active' FROM generate_series(1, $2) g;
-INSERT INTO audit_events (practice_id, id, subject, actor, action, resource_type, resource_id)
-  SELECT '$export_practice', gen_random_uuid(), 'bench', 'clinician-1', 'client.created', 'client', id
+INSERT INTO audit_events (practice_id, id, api_client, actor, action, operation, resource_type, resource_id,
+                          client_id, outcome)
+  SELECT '$export_practice', gen_random_uuid(), 'bench', 'clinician-1', 'create', 'create_client', 'client', id, id, 201
     FROM clients WHERE practice_id = '$export_practice' AND external_id LIKE '$1-%';
 -- Seven answer sets per form (each item answered, values cycling over the
 -- scale), and a result with every subscale scored.
@@ -57,8 +58,10 @@ INSERT INTO assessment_scores (practice_id, assessment_id, client_id, instrument
   SELECT '$export_practice', s.id, s.client_id, s.instrument_id, s.instrument_key, sub ->> 'key', (sub ->> 'score')::float8, s.at
     FROM seed s JOIN answer_sets a ON a.instrument_id = s.instrument_id AND a.variant = s.variant
     CROSS JOIN jsonb_array_elements(a.result -> 'subscales') sub;
-INSERT INTO audit_events (practice_id, id, subject, actor, action, resource_type, resource_id, occurred_at)
-  SELECT '$export_practice', gen_random_uuid(), 'bench', 'clinician-1', 'assessment.completed', 'assessment', id, at FROM seed;
+INSERT INTO audit_events (practice_id, id, api_client, actor, action, operation, resource_type, resource_id,
+                          client_id, outcome, occurred_at)
+  SELECT '$export_practice', gen_random_uuid(), 'bench', 'clinician-1', 'update', 'submit_responses', 'assessment', id,
+         client_id, 200, at FROM seed;
 CREATE TEMP TABLE seed_homework AS
   SELECT c.id AS client_id, e.id AS exercise_id, gen_random_uuid() AS id, x.cadence
     FROM clients c

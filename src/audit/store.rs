@@ -4,8 +4,9 @@
 //! queued for sealing ([`append`]). The sealer ([`seal`], a job on one
 //! instance at a time, and the verifier before it walks) links the queued
 //! entries into the practice's chain in order under the chain head's lock.
-//! The link's hash is one SQL function (`audit_link`, in the migration)
-//! that the sealer and the verifier both call, so it is defined once.
+//! What a link hashes is serialised by one SQL function (`audit_content`,
+//! in the migrations), which the sealer reads and the verifier's
+//! `audit_link` calls, so it is defined once; the sealer folds the hashes.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -72,25 +73,131 @@ pub async fn append(conn: &AsyncPgConnection, practice: PracticeId, entries: &[&
 /// The hash a chain starts from.
 pub const GENESIS: [u8; 32] = [0; 32];
 
-/// Entries one sealing statement takes at most (the rest wait a round).
-const SEAL_BATCH: i32 = 5000;
+/// Queued batches one sealing round takes at most (the rest wait a round);
+/// a batch is one group commit's entries of a practice.
+const SEAL_BATCHES: i64 = 200;
 
-diesel::define_sql_function! {
-    /// Links up to `limit` of the practice's queued entries into its chain
-    /// (the migration's `audit_seal`); answers how many.
-    fn audit_seal(practice: SqlUuid, limit: Int4) -> Int4;
+#[derive(QueryableByName)]
+struct Head {
+    #[diesel(sql_type = BigInt)]
+    last_seq: i64,
+    #[diesel(sql_type = Bytea)]
+    last_hash: Vec<u8>,
 }
 
-/// Seals every queued entry of the practice; returns how many. Run it in
-/// a transaction (the head is locked until it ends).
+#[derive(QueryableByName)]
+struct Batch {
+    #[diesel(sql_type = SqlUuid)]
+    batch_id: Uuid,
+}
+
+/// A queued entry, numbered, with the bytes its link hashes.
+#[derive(QueryableByName)]
+struct Pending {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Bytea)]
+    content: Vec<u8>,
+}
+
+/// A round's entries in chain order, numbered after the head; the content
+/// is serialised by the migration's `audit_content`, which the verifier's
+/// `audit_link` hashes too.
+const PENDING: &str = "\
+SELECT s.seq, s.id,
+       audit_content(s.seq, s.practice_id, s.id, s.occurred_at, s.api_client, s.actor, s.action, s.operation,
+                     s.resource_type, s.resource_id, s.client_id, s.outcome, s.request_id, s.source, s.query,
+                     s.result_count) AS content
+  FROM (SELECT e.*, $3 + row_number() OVER (ORDER BY e.occurred_at, e.id) AS seq
+          FROM audit_unsealed_batches b
+         CROSS JOIN LATERAL unnest(b.entry_ids) AS u(entry_id)
+          JOIN audit_events e ON e.practice_id = b.practice_id AND e.id = u.entry_id
+         WHERE b.practice_id = $1 AND b.batch_id = ANY ($2)) s
+ ORDER BY s.seq";
+
+/// The chain's new links, the queue's release and the head's move, in one
+/// statement.
+const LINK: &str = "\
+WITH linked AS (
+    INSERT INTO audit_chain (practice_id, seq, entry_id, hash)
+    SELECT $1, l.seq, l.entry_id, l.hash FROM unnest($2::bigint[], $3::uuid[], $4::bytea[]) AS l(seq, entry_id, hash)
+), released AS (
+    DELETE FROM audit_unsealed_batches WHERE practice_id = $1 AND batch_id = ANY ($5)
+)
+UPDATE audit_chain_heads SET last_seq = $6, last_hash = $7 WHERE practice_id = $1";
+
+/// The hash of the link after `previous` for an entry whose serialised
+/// content is `content`: what the migration's `audit_link` computes.
+pub fn link_hash(previous: &[u8], content: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(previous);
+    hasher.update(content);
+    hasher.finalize().to_vec()
+}
+
+/// Seals every queued entry of the practice, round by round; returns how
+/// many. Run it in a transaction: the chain head is locked until it ends,
+/// so two sealers of one practice take turns.
 pub async fn seal(conn: &mut AsyncPgConnection, practice: PracticeId) -> QueryResult<u64> {
+    diesel::sql_query(
+        "INSERT INTO audit_chain_heads (practice_id, last_seq, last_hash) VALUES ($1, 0, $2) \
+         ON CONFLICT (practice_id) DO NOTHING",
+    )
+    .bind::<SqlUuid, _>(practice.0)
+    .bind::<Bytea, _>(GENESIS.as_slice())
+    .execute(conn)
+    .await?;
+    let head: Head =
+        diesel::sql_query("SELECT last_seq, last_hash FROM audit_chain_heads WHERE practice_id = $1 FOR UPDATE")
+            .bind::<SqlUuid, _>(practice.0)
+            .get_result(conn)
+            .await?;
+    let (mut seq, mut hash) = (head.last_seq, head.last_hash);
     let mut sealed = 0;
     loop {
-        let round: i32 = diesel::select(audit_seal(practice.0, SEAL_BATCH)).get_result(conn).await?;
-        sealed += u64::try_from(round).unwrap_or(0);
-        if round < SEAL_BATCH {
+        let batches: Vec<Uuid> = diesel::sql_query(
+            "SELECT batch_id FROM audit_unsealed_batches WHERE practice_id = $1 ORDER BY batch_id LIMIT $2",
+        )
+        .bind::<SqlUuid, _>(practice.0)
+        .bind::<BigInt, _>(SEAL_BATCHES)
+        .load::<Batch>(conn)
+        .await?
+        .into_iter()
+        .map(|b| b.batch_id)
+        .collect();
+        if batches.is_empty() {
             return Ok(sealed);
         }
+        let pending: Vec<Pending> = diesel::sql_query(PENDING)
+            .bind::<SqlUuid, _>(practice.0)
+            .bind::<Array<SqlUuid>, _>(&batches)
+            .bind::<BigInt, _>(seq)
+            .load(conn)
+            .await?;
+        let mut seqs = Vec::with_capacity(pending.len());
+        let mut ids = Vec::with_capacity(pending.len());
+        let mut hashes = Vec::with_capacity(pending.len());
+        for entry in pending {
+            hash = link_hash(&hash, &entry.content);
+            seq = entry.seq;
+            seqs.push(entry.seq);
+            ids.push(entry.id);
+            hashes.push(hash.clone());
+        }
+        sealed += ids.len() as u64;
+        diesel::sql_query(LINK)
+            .bind::<SqlUuid, _>(practice.0)
+            .bind::<Array<BigInt>, _>(&seqs)
+            .bind::<Array<SqlUuid>, _>(&ids)
+            .bind::<Array<Bytea>, _>(&hashes)
+            .bind::<Array<SqlUuid>, _>(&batches)
+            .bind::<BigInt, _>(seq)
+            .bind::<Bytea, _>(&hash)
+            .execute(conn)
+            .await?;
     }
 }
 
@@ -103,7 +210,8 @@ struct Practice {
 /// The practices with entries waiting to be sealed (the sealing job's list;
 /// it reads across practices, as background work may).
 pub async fn practices_with_unsealed(conn: &mut AsyncPgConnection) -> QueryResult<Vec<PracticeId>> {
-    let rows: Vec<Practice> = diesel::sql_query("SELECT DISTINCT practice_id FROM audit_unsealed").load(conn).await?;
+    let rows: Vec<Practice> =
+        diesel::sql_query("SELECT DISTINCT practice_id FROM audit_unsealed_batches").load(conn).await?;
     Ok(rows.into_iter().map(|row| PracticeId(row.practice_id)).collect())
 }
 
@@ -347,7 +455,7 @@ SELECT (SELECT count(*) FROM walked) AS checked,
        (SELECT count(*) FROM audit_events e
          WHERE e.practice_id = $1
            AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.practice_id = $1 AND c.entry_id = e.id)
-           AND NOT EXISTS (SELECT 1 FROM audit_unsealed u WHERE u.practice_id = $1 AND u.entry_id = e.id))
+           AND NOT EXISTS (SELECT 1 FROM audit_unsealed_batches u WHERE u.practice_id = $1 AND e.id = ANY (u.entry_ids)))
            AS outside_chain";
 
 pub async fn verify(conn: &mut AsyncPgConnection, practice: PracticeId) -> QueryResult<Verification> {

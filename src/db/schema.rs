@@ -88,9 +88,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_unsealed (practice_id, entry_id) {
+    audit_unsealed_batches (practice_id, batch_id) {
         practice_id -> Uuid,
-        entry_id -> Uuid,
+        batch_id -> Uuid,
+        entry_ids -> Array<Uuid>,
     }
 }
 
@@ -426,7 +427,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_chain,
     audit_chain_heads,
     audit_purges,
-    audit_unsealed,
+    audit_unsealed_batches,
     instruments,
     assessments,
     assessment_scores,
