@@ -71,7 +71,7 @@ pub async fn append(conn: &AsyncPgConnection, practice: PracticeId, entries: &[&
 }
 
 /// The hash a chain starts from.
-pub const GENESIS: [u8; 32] = [0; 32];
+const GENESIS: [u8; 32] = [0; 32];
 
 /// Queued batches one sealing round takes at most (the rest wait a round);
 /// a batch is one group commit's entries of a practice.
@@ -130,7 +130,7 @@ UPDATE audit_chain_heads SET last_seq = $6, last_hash = $7 WHERE practice_id = $
 
 /// The hash of the link after `previous` for an entry whose serialised
 /// content is `content`: what the migration's `audit_link` computes.
-pub fn link_hash(previous: &[u8], content: &[u8]) -> Vec<u8> {
+fn link_hash(previous: &[u8], content: &[u8]) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     hasher.update(previous);
