@@ -7,11 +7,28 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::prepared::{Prepared, Statement};
 use crate::db::schema::{assessments, client_link_submissions, client_links, homework};
 use crate::http::pagination::PageRequest;
 use crate::practices::PracticeId;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// The query behind [`StandingRow`], with the practice as `$1`, the client
+/// as `$2` and the link as `$3`.
+macro_rules! standing_select {
+    () => {
+        "SELECT \
+           ARRAY(SELECT id FROM assessments WHERE practice_id = $1 AND client_id = $2 AND status = 'assigned' \
+                 ORDER BY id) AS open_assessments, \
+           ARRAY(SELECT id FROM homework WHERE practice_id = $1 AND client_id = $2 AND status = 'active' ORDER BY id) \
+             AS active_homework, \
+           ARRAY(SELECT item_id FROM client_link_submissions WHERE practice_id = $1 AND link_id = $3 \
+                 AND resource_type = 'assessment' ORDER BY submitted_at, resource_id) AS submitted_assessments, \
+           ARRAY(SELECT DISTINCT item_id FROM client_link_submissions WHERE practice_id = $1 AND link_id = $3 \
+                 AND resource_type = 'homework_log') AS logged_homework"
+    };
+}
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = client_links)]
 pub struct LinkRow {
     pub id: Uuid,
@@ -97,8 +114,26 @@ pub async fn find_link(conn: &AsyncPgConnection, practice: PracticeId, id: Uuid)
         .optional()
 }
 
-/// The link, locked until the transaction ends: submissions through one link
-/// are ordered, so the one that finishes it is unambiguous.
+/// Notes a use of the link (the first opening, the latest use) and answers
+/// it as it now stands, locked until the transaction ends: submissions
+/// through one link are ordered, so the one that finishes it is
+/// unambiguous. `None` if there is no such link. The caller checks the
+/// link still works, and rolls back if not.
+pub async fn use_link(conn: &AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<LinkRow>> {
+    Prepared::<UseLink, 2>::new([practice.0, id]).get_result(&mut { conn }).await.optional()
+}
+
+struct UseLink;
+impl Statement for UseLink {
+    const SQL: &'static str = "UPDATE client_links \
+        SET first_opened_at = coalesce(first_opened_at, now()), last_used_at = now() \
+        WHERE practice_id = $1 AND id = $2 \
+        RETURNING id, client_id, token_digest, all_open_assessments, assessment_ids, all_active_homework, \
+          homework_ids, language, created_by, created_at, expires_at, revoked_at, finished_at, first_opened_at, \
+          last_used_at, version";
+}
+
+/// The link, locked until the transaction ends.
 pub async fn lock_link(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<LinkRow>> {
     client_links::table
         .filter(client_links::practice_id.eq(practice.0))
@@ -144,41 +179,62 @@ pub async fn revoke_link(conn: &mut AsyncPgConnection, practice: PracticeId, id:
         .optional()
 }
 
-/// Notes a visit: the first opening, and the latest use.
-pub async fn mark_used(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<()> {
-    diesel::update(client_links::table)
-        .filter(client_links::practice_id.eq(practice.0))
-        .filter(client_links::id.eq(id))
-        .set((
-            client_links::first_opened_at.eq(kept_or_now("first_opened_at")),
-            client_links::last_used_at.eq(database_now()),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
+/// What a submission through a link made.
+#[derive(Debug, Clone, Copy)]
+pub enum Submitted {
+    Assessment(Uuid),
+    HomeworkLog { log: Uuid, assignment: Uuid },
 }
 
-/// Records what a submission through the link made; run it in the
-/// submission's transaction.
+/// Records what a submission through the link made (dropping an
+/// assessment's draft) and reads the link's standing after it, in one
+/// statement; run it in the submission's transaction, after the change.
 pub async fn record_submission(
     conn: &AsyncPgConnection,
     practice: PracticeId,
-    link_id: Uuid,
-    resource_type: &str,
-    resource_id: Uuid,
-    item_id: Uuid,
-) -> QueryResult<()> {
-    diesel::insert_into(client_link_submissions::table)
-        .values((
-            client_link_submissions::practice_id.eq(practice.0),
-            client_link_submissions::link_id.eq(link_id),
-            client_link_submissions::resource_type.eq(resource_type),
-            client_link_submissions::resource_id.eq(resource_id),
-            client_link_submissions::item_id.eq(item_id),
-        ))
-        .execute(&mut { conn })
-        .await?;
-    Ok(())
+    link: &LinkRow,
+    submitted: Submitted,
+) -> QueryResult<StandingRow> {
+    let (practice, client, link) = (practice.0, link.client_id, link.id);
+    let mut standing: StandingRow = match submitted {
+        Submitted::Assessment(id) => {
+            Prepared::<AssessmentSubmitted, 4>::new([practice, client, link, id]).get_result(&mut { conn }).await?
+        }
+        Submitted::HomeworkLog { log, assignment } => {
+            Prepared::<HomeworkLogged, 5>::new([practice, client, link, log, assignment])
+                .get_result(&mut { conn })
+                .await?
+        }
+    };
+    // A statement reads the rows as they were when it began, so the standing
+    // it reads lacks the submission it records.
+    match submitted {
+        Submitted::Assessment(id) => standing.submitted_assessments.push(id),
+        Submitted::HomeworkLog { assignment, .. } if !standing.logged_homework.contains(&assignment) => {
+            standing.logged_homework.push(assignment);
+        }
+        Submitted::HomeworkLog { .. } => {}
+    }
+    Ok(standing)
+}
+
+struct AssessmentSubmitted;
+impl Statement for AssessmentSubmitted {
+    const SQL: &'static str = concat!(
+        "WITH recorded AS (INSERT INTO client_link_submissions (practice_id, link_id, resource_type, resource_id, item_id) \
+           VALUES ($1, $3, 'assessment', $4, $4)), \
+         dropped AS (DELETE FROM assessment_drafts WHERE practice_id = $1 AND assessment_id = $4) ",
+        standing_select!()
+    );
+}
+
+struct HomeworkLogged;
+impl Statement for HomeworkLogged {
+    const SQL: &'static str = concat!(
+        "WITH recorded AS (INSERT INTO client_link_submissions (practice_id, link_id, resource_type, resource_id, item_id) \
+           VALUES ($1, $3, 'homework_log', $4, $5)) ",
+        standing_select!()
+    );
 }
 
 /// What was submitted through each link, oldest first.
@@ -276,16 +332,6 @@ pub async fn find_draft(
         .optional()
 }
 
-pub async fn delete_draft(conn: &AsyncPgConnection, practice: PracticeId, assessment_id: Uuid) -> QueryResult<()> {
-    use crate::db::schema::assessment_drafts as drafts;
-    diesel::delete(drafts::table)
-        .filter(drafts::practice_id.eq(practice.0))
-        .filter(drafts::assessment_id.eq(assessment_id))
-        .execute(&mut { conn })
-        .await?;
-    Ok(())
-}
-
 /// Deletes drafts past their keeping time, across practices (a periodic job,
 /// led by one instance); returns how many.
 pub async fn purge_expired_drafts(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
@@ -308,28 +354,17 @@ pub struct StandingRow {
 }
 
 pub async fn standing(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     practice: PracticeId,
     link_id: Uuid,
     client_id: Uuid,
 ) -> QueryResult<StandingRow> {
-    use diesel::sql_types::Uuid as SqlUuid;
-    diesel::sql_query(
-        "SELECT \
-           ARRAY(SELECT id FROM assessments WHERE practice_id = $1 AND client_id = $2 AND status = 'assigned' ORDER BY id) \
-             AS open_assessments, \
-           ARRAY(SELECT id FROM homework WHERE practice_id = $1 AND client_id = $2 AND status = 'active' ORDER BY id) \
-             AS active_homework, \
-           ARRAY(SELECT item_id FROM client_link_submissions WHERE practice_id = $1 AND link_id = $3 \
-                 AND resource_type = 'assessment' ORDER BY submitted_at, resource_id) AS submitted_assessments, \
-           ARRAY(SELECT DISTINCT item_id FROM client_link_submissions WHERE practice_id = $1 AND link_id = $3 \
-                 AND resource_type = 'homework_log') AS logged_homework",
-    )
-    .bind::<SqlUuid, _>(practice.0)
-    .bind::<SqlUuid, _>(client_id)
-    .bind::<SqlUuid, _>(link_id)
-    .get_result(conn)
-    .await
+    Prepared::<Standing, 3>::new([practice.0, client_id, link_id]).get_result(&mut { conn }).await
+}
+
+struct Standing;
+impl Statement for Standing {
+    const SQL: &'static str = standing_select!();
 }
 
 /// An assessment with its instrument, in one read: what a form needs to
@@ -352,30 +387,13 @@ pub async fn assessment_form(
         .optional()
 }
 
-/// Notes a submission's use of the link and, when it took the last item,
-/// finishes it: one statement.
-pub async fn mark_submitted(
-    conn: &mut AsyncPgConnection,
-    practice: PracticeId,
-    id: Uuid,
-    finished: bool,
-) -> QueryResult<()> {
+/// Finishes the link: its last item was submitted.
+pub async fn finish_link(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<()> {
     diesel::update(client_links::table)
         .filter(client_links::practice_id.eq(practice.0))
         .filter(client_links::id.eq(id))
-        .set((
-            client_links::first_opened_at.eq(kept_or_now("first_opened_at")),
-            client_links::last_used_at.eq(database_now()),
-            client_links::finished_at.eq(if finished { database_now() } else { unchanged_finished_at() }),
-            client_links::version.eq(client_links::version + i32::from(finished)),
-        ))
+        .set((client_links::finished_at.eq(database_now()), client_links::version.eq(client_links::version + 1)))
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// `finished_at` as it is.
-fn unchanged_finished_at() -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>
-{
-    diesel::dsl::sql("finished_at")
 }

@@ -1,5 +1,6 @@
 //! Database access: the connection pool, embedded migrations and the schema.
 
+pub mod prepared;
 pub mod schema;
 pub mod worker;
 

@@ -29,7 +29,7 @@ use crate::audit::note::{Note, Origin};
 use crate::audit::operations::{Audited, PAGE_LOG_HOMEWORK, PAGE_SAVE_DRAFT, PAGE_SUBMIT_ASSESSMENT};
 use crate::client_links::coverage::{self, Coverage, Item, Standing};
 use crate::client_links::model::LinkState;
-use crate::client_links::store::{self, LinkRow};
+use crate::client_links::store::{self, LinkRow, StandingRow, Submitted};
 use crate::exercises::definition::{ExerciseDefinition, LogFieldKind};
 use crate::homework::routes::{exercise_definition, record_log};
 use futures_util::future::try_join;
@@ -176,8 +176,8 @@ async fn arrive(state: web::Data<AppState>, req: HttpRequest, token: web::Path<S
         Err(err) => return refusal(&req, err),
     };
     match state.pool.get().await {
-        Ok(mut conn) => {
-            if let Err(err) = store::mark_used(&mut conn, visit.practice, visit.link.id).await {
+        Ok(conn) => {
+            if let Err(err) = store::use_link(&conn, visit.practice, visit.link.id).await {
                 return trouble(visit.language, &err.into());
             }
         }
@@ -218,23 +218,7 @@ struct Covered {
 
 async fn covered(conn: &mut AsyncPgConnection, practice: PracticeId, link: &LinkRow) -> Result<Covered, ApiError> {
     let now = store::standing(conn, practice, link.id, link.client_id).await?;
-    let coverage = Coverage {
-        all_open_assessments: link.all_open_assessments,
-        assessment_ids: &link.assessment_ids,
-        all_active_homework: link.all_active_homework,
-        homework_ids: &link.homework_ids,
-    };
-    let standing = Standing {
-        open_assessments: &now.open_assessments,
-        active_homework: &now.active_homework,
-        submitted_assessments: &now.submitted_assessments,
-        logged_homework: &now.logged_homework,
-    };
-    Ok(Covered {
-        assessments: coverage::assessments(&coverage, &standing),
-        homework: coverage::homework(&coverage, &standing),
-        active_homework: now.active_homework.clone(),
-    })
+    Ok(Covered::of(link, &now))
 }
 
 /// An assessment's instrument, as a form shows and scores it.
@@ -267,6 +251,26 @@ fn worker_db(req: &HttpRequest) -> Result<WorkerConnection, ApiError> {
 }
 
 impl Covered {
+    fn of(link: &LinkRow, now: &StandingRow) -> Covered {
+        let coverage = Coverage {
+            all_open_assessments: link.all_open_assessments,
+            assessment_ids: &link.assessment_ids,
+            all_active_homework: link.all_active_homework,
+            homework_ids: &link.homework_ids,
+        };
+        let standing = Standing {
+            open_assessments: &now.open_assessments,
+            active_homework: &now.active_homework,
+            submitted_assessments: &now.submitted_assessments,
+            logged_homework: &now.logged_homework,
+        };
+        Covered {
+            assessments: coverage::assessments(&coverage, &standing),
+            homework: coverage::homework(&coverage, &standing),
+            active_homework: now.active_homework.clone(),
+        }
+    }
+
     fn all_done(&self) -> bool {
         coverage::nothing_open(&self.assessments, &self.homework)
     }
@@ -578,7 +582,7 @@ async fn save_draft(
     crate::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             store::save_draft(conn, practice, id, link_id, &draft, expires_at).await?;
-            store::mark_used(conn, practice, link_id).await?;
+            store::use_link(conn, practice, link_id).await?;
             audit::record(conn, &entry, StatusCode::SEE_OTHER).await?;
             Ok(())
         })
@@ -586,10 +590,11 @@ async fn save_draft(
     .await
 }
 
-/// Locks the link, checks it still works, and runs `submit` with it (which
-/// answers the resource it made or completed); then finishes the link if
-/// nothing is left, and records the submission in the audit trail as
-/// `operation` with the page's answer (303). Returns whether it finished.
+/// Notes the use of the link (locking it), checks it still works, and runs
+/// `submit` with it (which answers what it made); then records what was
+/// submitted, finishes the link if nothing is left, and records the
+/// submission in the audit trail as `operation` with the page's answer
+/// (303). Returns whether it finished.
 async fn through_link<F>(
     state: &AppState,
     req: &HttpRequest,
@@ -601,7 +606,7 @@ where
     F: for<'r> FnOnce(
             &'r mut AsyncPgConnection,
             crate::auth::Principal,
-        ) -> futures_util::future::BoxFuture<'r, Result<Uuid, ApiError>>
+        ) -> futures_util::future::BoxFuture<'r, Result<Submitted, ApiError>>
         + Send
         + 'static,
 {
@@ -610,14 +615,22 @@ where
     let origin = origin(state, req);
     crate::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
-            let link = store::lock_link(conn, practice, link_id).await?.ok_or(ApiError::NotFound("client link"))?;
+            // Rolled back with the rest when the link no longer works.
+            let link = store::use_link(conn, practice, link_id).await?.ok_or(ApiError::NotFound("client link"))?;
             if coverage::state(link.revoked_at, link.finished_at, link.expires_at, Utc::now()) != LinkState::Active {
                 return Err(ApiError::NotFound("client link"));
             }
             let entry_principal = principal.clone();
-            let resource_id = submit(conn, principal).await?;
-            let finished = covered(conn, practice, &link).await?.all_done();
-            store::mark_submitted(conn, practice, link_id, finished).await?;
+            let submitted = submit(conn, principal).await?;
+            let now = store::record_submission(conn, practice, &link, submitted).await?;
+            let finished = Covered::of(&link, &now).all_done();
+            if finished {
+                store::finish_link(conn, practice, link_id).await?;
+            }
+            // The thing the client worked on: the assessment, or the assignment logged.
+            let resource_id = match submitted {
+                Submitted::Assessment(id) | Submitted::HomeworkLog { assignment: id, .. } => id,
+            };
             let entry = Note::for_page(operation, &entry_principal, resource_id, origin);
             entry.concerns(client_id);
             audit::record(conn, &entry, StatusCode::SEE_OTHER).await?;
@@ -635,18 +648,10 @@ async fn submit_answers(
     answers: Vec<Answer>,
     instrument: FormInstrument,
 ) -> Result<bool, ApiError> {
-    let link_id = visit.link.id;
     through_link(state, req, visit, PAGE_SUBMIT_ASSESSMENT, move |conn, principal| {
         Box::pin(async move {
             complete_open_assessment(conn, &principal, id, &answers, None, Some(&instrument)).await?;
-            let practice = principal.practice_id;
-            let conn = &*conn;
-            try_join(
-                store::record_submission(conn, practice, link_id, "assessment", id, id),
-                store::delete_draft(conn, practice, id),
-            )
-            .await?;
-            Ok(id)
+            Ok(Submitted::Assessment(id))
         })
     })
     .await
@@ -857,13 +862,11 @@ async fn homework_post(
             return show_errors(&typed, &[error]);
         }
     };
-    let link_id = visit.link.id;
     let input = read.input;
     let result = through_link(&state, &req, &visit, PAGE_LOG_HOMEWORK, move |conn, principal| {
         Box::pin(async move {
             let (log, _) = record_log(conn, &principal, id, &input).await?;
-            store::record_submission(conn, principal.practice_id, link_id, "homework_log", log.id, id).await?;
-            Ok(id)
+            Ok(Submitted::HomeworkLog { log: log.id, assignment: id })
         })
     })
     .await;
