@@ -6,8 +6,9 @@
 #
 # What the outbox costs writes: pgbench on the SQL of POST /v1/assessments
 # and POST /v1/homework/{id}/logs as scripts/bench has it, and on copies that
-# append the event as the service does (an insert, last before COMMIT; the
-# number comes after the commit), at 8 and 32 connections, in
+# append the events as the service does (inserts, last before COMMIT; the
+# numbers come after the commit; two for an assessment created with its
+# answers, one for a log), at 8 and 32 connections, in
 # the order plain, event, event, plain so that drift on a shared machine
 # falls on both sides alike.
 #
@@ -32,24 +33,38 @@ fi
 # ---- The outbox's cost to writes.
 
 # The event append the service runs (src/events/store.rs), with literal
-# values: a plain insert, numbered after it commits.
+# values: a plain insert, numbered after it commits. Its id is time-ordered
+# as the service's (uuid v7: 48 bits of milliseconds, then random bits), so
+# the primary key grows at its right edge as it does in service.
+event_id_sql="(lpad(to_hex((extract(epoch from clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid"
 webhook_event_sql() { # type data
     cat <<SQL
-INSERT INTO events (practice_id, id, type, data, dedupe_key) VALUES ('$practice_id', gen_random_uuid(), '$1', $2, NULL);
+INSERT INTO events (practice_id, id, type, data, dedupe_key) VALUES ('$practice_id', $event_id_sql, '$1', $2, NULL);
 SQL
 }
-# with_event SQLFILE TYPE DATA: SQLFILE's copy with the event appended before its closing COMMIT.
-with_event() {
-    [ "$(tail -n 1 "$1")" = "COMMIT;" ] || { echo "$1 does not end with COMMIT;" >&2; return 1; }
-    sed '$d' "$1"
-    webhook_event_sql "$2" "$3"
+# with_events SQLFILE TYPE DATA [TYPE DATA]...: SQLFILE's copy with the
+# events appended, in order, before its closing COMMIT.
+with_events() {
+    local file="$1"
+    shift
+    [ "$(tail -n 1 "$file")" = "COMMIT;" ] || { echo "$file does not end with COMMIT;" >&2; return 1; }
+    sed '$d' "$file"
+    while [ "$#" -ge 2 ]; do
+        webhook_event_sql "$1" "$2"
+        shift 2
+    done
     echo "COMMIT;"
 }
+# POST /v1/assessments with answers writes two events: assessment.assigned,
+# then assessment.completed.
 assessment_uuid="(lpad(to_hex(:a::bigint), 16, '0') || lpad(to_hex(:b::bigint), 16, '0'))::uuid"
-with_event "$work/assess.sql" assessment.completed \
+with_events "$work/assess.sql" \
+    assessment.assigned \
+    "jsonb_build_object('client_id', '$target_id'::uuid, 'assessment_id', $assessment_uuid, 'status', 'assigned')" \
+    assessment.completed \
     "jsonb_build_object('client_id', '$target_id'::uuid, 'assessment_id', $assessment_uuid, 'status', 'completed')" \
     >"$work/assess_event.sql"
-with_event "$work/log.sql" homework.logged \
+with_events "$work/log.sql" homework.logged \
     "jsonb_build_object('client_id', '$target_id'::uuid, 'homework_id', '$homework_id'::uuid, 'log_id', gen_random_uuid(), 'status', 'active')" \
     >"$work/log_event.sql"
 
