@@ -116,7 +116,7 @@ pub struct ClientLink {
     pub finished_at: Option<DateTime<Utc>>,
     /// When someone (or a mail scanner) first opened it.
     pub first_opened_at: Option<DateTime<Utc>>,
-    /// When its pages were last used.
+    /// When its pages were last used: opened, a draft saved, or a submission.
     pub last_used_at: Option<DateTime<Utc>>,
     /// What was submitted through it, oldest first.
     pub submissions: Vec<LinkSubmission>,

@@ -57,7 +57,9 @@ fn client_link(row: LinkRow, submissions: Vec<LinkSubmission>) -> ClientLink {
         revoked_at: row.revoked_at,
         finished_at: row.finished_at,
         first_opened_at: row.first_opened_at,
-        last_used_at: row.last_used_at,
+        // A submission records its own time rather than touching the link
+        // row (a write less in each submission's transaction).
+        last_used_at: row.last_used_at.max(submissions.last().map(|s| s.submitted_at)),
         submissions,
     }
 }

@@ -28,7 +28,7 @@ macro_rules! standing_select {
     };
 }
 
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = client_links)]
 pub struct LinkRow {
     pub id: Uuid,
@@ -114,26 +114,22 @@ pub async fn find_link(conn: &AsyncPgConnection, practice: PracticeId, id: Uuid)
         .optional()
 }
 
-/// Notes a use of the link (the first opening, the latest use) and answers
-/// it as it now stands, locked until the transaction ends: submissions
-/// through one link are ordered, so the one that finishes it is
-/// unambiguous. `None` if there is no such link. The caller checks the
-/// link still works, and rolls back if not.
-pub async fn use_link(conn: &AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<LinkRow>> {
-    Prepared::<UseLink, 2>::new([practice.0, id]).get_result(&mut { conn }).await.optional()
+/// Notes a use of the link: the first opening, and the latest use. (A
+/// submission's own record tells when it used the link.)
+pub async fn use_link(conn: &AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<()> {
+    Prepared::<UseLink, 2>::new([practice.0, id]).execute(&mut { conn }).await?;
+    Ok(())
 }
 
 struct UseLink;
 impl Statement for UseLink {
     const SQL: &'static str = "UPDATE client_links \
         SET first_opened_at = coalesce(first_opened_at, now()), last_used_at = now() \
-        WHERE practice_id = $1 AND id = $2 \
-        RETURNING id, client_id, token_digest, all_open_assessments, assessment_ids, all_active_homework, \
-          homework_ids, language, created_by, created_at, expires_at, revoked_at, finished_at, first_opened_at, \
-          last_used_at, version";
+        WHERE practice_id = $1 AND id = $2";
 }
 
-/// The link, locked until the transaction ends.
+/// The link, locked until the transaction ends: submissions through one link
+/// are ordered, so the one that finishes it is unambiguous.
 pub async fn lock_link(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<LinkRow>> {
     client_links::table
         .filter(client_links::practice_id.eq(practice.0))

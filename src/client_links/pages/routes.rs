@@ -5,6 +5,7 @@
 //! page submission is validated, scored and stored exactly as an API one.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
@@ -526,20 +527,22 @@ async fn assessment_post(
         Ok(admitted) => admitted,
         Err(page) => return page,
     };
+    // Shared with the submission's transaction, which must own what it uses.
     let instrument = match load_open_assessment(&req, &visit, id).await {
-        Ok(Some(instrument)) => instrument,
+        Ok(Some(instrument)) => Arc::new(instrument),
         Ok(None) => return closed(visit.language),
         Err(err) => return trouble(visit.language, &err),
     };
     let definition = &instrument.1;
     let (answers, typed) = forms::answers(definition, &form);
+    let answers: Arc<[Answer]> = answers.into();
     if form.get("action").map(String::as_str) == Some("save") {
         return match save_draft(&state, &req, &visit, id, &answers).await {
             Ok(()) => see_other(&format!("{path}?saved=1")),
             Err(err) => trouble(visit.language, &err),
         };
     }
-    match submit_answers(&state, &req, &visit, id, answers.clone(), instrument.clone()).await {
+    match submit_answers(&state, &req, &visit, id, Arc::clone(&answers), Arc::clone(&instrument)).await {
         Ok(finished) => see_other(&thanks_location("assessment", visit.language, finished)),
         Err(ApiError::Validation(errors)) => {
             let text = PageText::of(visit.language);
@@ -590,7 +593,7 @@ async fn save_draft(
     .await
 }
 
-/// Notes the use of the link (locking it), checks it still works, and runs
+/// Locks the link, checks it still works, and runs
 /// `submit` with it (which answers what it made); then records what was
 /// submitted, finishes the link if nothing is left, and records the
 /// submission in the audit trail as `operation` with the page's answer
@@ -615,8 +618,8 @@ where
     let origin = origin(state, req);
     crate::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
-            // Rolled back with the rest when the link no longer works.
-            let link = store::use_link(conn, practice, link_id).await?.ok_or(ApiError::NotFound("client link"))?;
+            // The submission's own record says when the link was last used.
+            let link = store::lock_link(conn, practice, link_id).await?.ok_or(ApiError::NotFound("client link"))?;
             if coverage::state(link.revoked_at, link.finished_at, link.expires_at, Utc::now()) != LinkState::Active {
                 return Err(ApiError::NotFound("client link"));
             }
@@ -645,8 +648,8 @@ async fn submit_answers(
     req: &HttpRequest,
     visit: &Visit,
     id: Uuid,
-    answers: Vec<Answer>,
-    instrument: FormInstrument,
+    answers: Arc<[Answer]>,
+    instrument: Arc<FormInstrument>,
 ) -> Result<bool, ApiError> {
     through_link(state, req, visit, PAGE_SUBMIT_ASSESSMENT, move |conn, principal| {
         Box::pin(async move {
