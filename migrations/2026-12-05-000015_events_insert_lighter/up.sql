@@ -4,11 +4,14 @@
 -- that order the feed by number need hold only numbered events: as partial
 -- indexes, the write no longer enters them, and the numbering does, once.
 -- The feed's `sequence > n` implies `sequence IS NOT NULL`, so its plans
--- keep them.
+-- keep them. The same holds for a client's events: a client's record reads
+-- them by number, after numbering what has committed.
 DROP INDEX events_sequence_idx;
 CREATE UNIQUE INDEX events_sequence_idx ON events (practice_id, sequence) WHERE sequence IS NOT NULL;
 DROP INDEX events_type_idx;
 CREATE INDEX events_type_idx ON events (practice_id, type, sequence) WHERE sequence IS NOT NULL;
+DROP INDEX events_client_idx;
+CREATE INDEX events_client_idx ON events (practice_id, (data ->> 'client_id'), sequence) WHERE sequence IS NOT NULL;
 
 -- The age index serves one query, the purge of events older than the
 -- kept period, and events are written in time order: a block range index
