@@ -56,11 +56,20 @@ struct Inner {
 
 impl AuditWriter {
     pub fn new(database_url: &str, connect_timeout: Duration, auditing: ReadAuditing) -> Self {
-        // The one statement it runs is prepared once and planned once.
+        // The one statement it runs is prepared once and planned once. Not
+        // on Citus: a generic plan leaves the practice a parameter inside
+        // the append, so Citus could not route it to the practice's shard.
+        macro_rules! planned_once {
+            () => {
+                "SELECT set_config('plan_cache_mode', CASE WHEN EXISTS \
+                 (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN 'auto' ELSE 'force_generic_plan' END, \
+                 false)"
+            };
+        }
         let setup = if auditing == ReadAuditing::Durable {
-            "SET plan_cache_mode = force_generic_plan"
+            planned_once!()
         } else {
-            "SET plan_cache_mode = force_generic_plan; SET synchronous_commit = off"
+            concat!(planned_once!(), "; SET synchronous_commit = off")
         };
         Self(Rc::new(Inner {
             conn: WorkerConnection::with_setup(database_url, connect_timeout, Some(setup)),

@@ -77,13 +77,6 @@ fn database_now() -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<
     diesel::dsl::sql("now()")
 }
 
-/// `coalesce(column, now())`: keeps a time once set.
-fn kept_or_now(
-    column: &str,
-) -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
-    diesel::dsl::sql(&format!("coalesce({column}, now())"))
-}
-
 pub async fn insert_link(conn: &mut AsyncPgConnection, practice: PracticeId, new: NewLink<'_>) -> QueryResult<LinkRow> {
     diesel::insert_into(client_links::table)
         .values((
@@ -160,15 +153,14 @@ pub async fn list_links(
     query.load(conn).await
 }
 
-/// Revokes the link now (a revoked link stays revoked); `None` if there is none.
+/// Revokes the link now; `None` if there is no such link, or it was revoked
+/// already (and keeps its time).
 pub async fn revoke_link(conn: &mut AsyncPgConnection, practice: PracticeId, id: Uuid) -> QueryResult<Option<LinkRow>> {
     diesel::update(client_links::table)
         .filter(client_links::practice_id.eq(practice.0))
         .filter(client_links::id.eq(id))
-        .set((
-            client_links::revoked_at.eq(kept_or_now("revoked_at")),
-            client_links::version.eq(client_links::version + 1),
-        ))
+        .filter(client_links::revoked_at.is_null())
+        .set((client_links::revoked_at.eq(database_now()), client_links::version.eq(client_links::version + 1)))
         .returning(LinkRow::as_returning())
         .get_result(conn)
         .await

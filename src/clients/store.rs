@@ -110,11 +110,13 @@ fn discharged_now_if(status: ClientStatus) -> diesel::expression::SqlLiteral<Nul
 
 /// When a client with `status` was discharged: kept while it stays
 /// discharged, now when it becomes so, none otherwise (what the retention
-/// policy counts from).
-fn discharged_at_for(status: ClientStatus) -> diesel::expression::SqlLiteral<Nullable<Timestamptz>> {
+/// policy counts from). Worked out here from the locked row rather than as
+/// `coalesce(discharged_at, now())`: Citus refuses a function that is not
+/// immutable inside a `coalesce` of an update.
+fn discharged_at_for(status: ClientStatus, was: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match status {
-        ClientStatus::Discharged => diesel::dsl::sql("coalesce(discharged_at, now())"),
-        ClientStatus::Active => diesel::dsl::sql("NULL"),
+        ClientStatus::Discharged => was.or_else(|| Some(Utc::now())),
+        ClientStatus::Active => None,
     }
 }
 
@@ -168,7 +170,7 @@ pub async fn update_client(
             clients::external_id.eq(external_id),
             clients::display_name.eq(patch.display_name.as_ref().unwrap_or(&current.display_name)),
             clients::status.eq(status.as_str()),
-            clients::discharged_at.eq(discharged_at_for(status)),
+            clients::discharged_at.eq(discharged_at_for(status, current.discharged_at)),
             clients::legal_hold.eq(patch.legal_hold.unwrap_or(current.legal_hold)),
             clients::version.eq(current.version + 1),
             clients::updated_at.eq(diesel::dsl::now),

@@ -134,6 +134,18 @@ pub async fn advisory_xact_lock(conn: &mut AsyncPgConnection, name: &str) -> die
     Ok(())
 }
 
+/// Marks the current transaction as working across practices on purpose
+/// (a background queue or sweep, never a request): on a Citus cluster its
+/// statements may then reach every shard, even where sessions are set to
+/// refuse that (`citus.multi_task_query_log_level = error`, the check that
+/// each request stays on one shard). On plain PostgreSQL this only sets a
+/// placeholder that nothing reads.
+pub async fn across_practices(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+    diesel_async::RunQueryDsl::execute(diesel::sql_query("SET LOCAL citus.multi_task_query_log_level = 'off'"), conn)
+        .await?;
+    Ok(())
+}
+
 /// A value as JSON for a jsonb column; a failure is a diesel error.
 pub fn to_jsonb<T: serde::Serialize>(value: &T) -> diesel::QueryResult<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| diesel::result::Error::SerializationError(e.into()))

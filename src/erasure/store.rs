@@ -158,14 +158,14 @@ pub struct Candidate {
 }
 
 /// Every practice: up to `limit` scheduled erasures that are due and not
-/// held, soonest first, their rows locked until the job's transaction ends.
-/// Rows a request holds are skipped and found again on the next run.
+/// held, soonest first. Read without locks (Citus refuses a locking read
+/// across shards): the job locks each client and checks it again before it
+/// acts.
 pub async fn due_erasures(conn: &mut AsyncPgConnection, now: DateTime<Utc>, limit: i64) -> QueryResult<Vec<Candidate>> {
     diesel::sql_query(
         "SELECT practice_id, id AS client_id, NULL::integer AS erase_after_days FROM clients \
          WHERE erasure_state = 'scheduled' AND erasure_scheduled_for <= $1 AND NOT legal_hold \
-         ORDER BY erasure_scheduled_for LIMIT $2 \
-         FOR UPDATE SKIP LOCKED",
+         ORDER BY erasure_scheduled_for LIMIT $2",
     )
     .bind::<Timestamptz, _>(now)
     .bind::<BigInt, _>(limit)
@@ -186,7 +186,7 @@ fn retention_eligible_sql(cutoff: &str) -> String {
 }
 
 /// Every practice with a retention policy: up to `limit` clients it makes
-/// eligible for erasure, their rows locked until the job's transaction ends.
+/// eligible for erasure. Read without locks, as [`due_erasures`].
 pub async fn retention_due(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
@@ -198,8 +198,7 @@ pub async fn retention_due(
         "SELECT c.practice_id, c.id AS client_id, p.erase_after_days \
          FROM retention_policies p JOIN clients c ON c.practice_id = p.practice_id \
          WHERE p.erase_after_days IS NOT NULL AND {eligible} \
-         ORDER BY c.practice_id, c.id LIMIT $2 \
-         FOR UPDATE OF c SKIP LOCKED"
+         ORDER BY c.practice_id, c.id LIMIT $2"
     ))
     .bind::<Timestamptz, _>(now)
     .bind::<BigInt, _>(limit)

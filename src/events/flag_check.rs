@@ -32,21 +32,28 @@ struct Candidate {
 }
 
 // Quiet time counts from the start, the last log or the last resume, as the
-// progress view's flags do.
+// progress view's flags do. The latest log and resume are sub-selects in
+// the select list of a derived table, each correlated on practice and
+// assignment: Citus pushes that down to every shard, where a sub-select
+// inside a FROM-less LATERAL was refused.
 const QUIET: &str = "\
-    SELECT h.practice_id, h.client_id, h.id AS subject_id, k.dedupe_key \
-    FROM homework h \
-    CROSS JOIN LATERAL ( \
-        SELECT greatest( \
-            (h.starts_on::timestamp AT TIME ZONE 'UTC'), \
-            (SELECT max(l.occurred_at) FROM homework_logs l \
-              WHERE l.practice_id = h.practice_id AND l.homework_id = h.id), \
-            (SELECT max(p.resumed_at) FROM homework_pauses p \
-              WHERE p.practice_id = h.practice_id AND p.homework_id = h.id)) AS since) q \
-    CROSS JOIN LATERAL ( \
-        SELECT 'no_recent_homework_log:' || h.id || ':' || floor(extract(epoch FROM q.since))::bigint AS dedupe_key) k \
-    WHERE h.status = 'active' AND q.since <= now() - make_interval(days => $1) \
-      AND NOT EXISTS (SELECT 1 FROM events e WHERE e.practice_id = h.practice_id AND e.dedupe_key = k.dedupe_key) \
+    SELECT k.practice_id, k.client_id, k.subject_id, k.dedupe_key \
+    FROM ( \
+        SELECT q.practice_id, q.client_id, q.subject_id, q.since, \
+               'no_recent_homework_log:' || q.subject_id || ':' || floor(extract(epoch FROM q.since))::bigint \
+                 AS dedupe_key \
+        FROM ( \
+            SELECT h.practice_id, h.client_id, h.id AS subject_id, \
+                   greatest( \
+                       (h.starts_on::timestamp AT TIME ZONE 'UTC'), \
+                       (SELECT max(l.occurred_at) FROM homework_logs l \
+                         WHERE l.practice_id = h.practice_id AND l.homework_id = h.id), \
+                       (SELECT max(p.resumed_at) FROM homework_pauses p \
+                         WHERE p.practice_id = h.practice_id AND p.homework_id = h.id)) AS since \
+            FROM homework h \
+            WHERE h.status = 'active') q) k \
+    WHERE k.since <= now() - make_interval(days => $1) \
+      AND NOT EXISTS (SELECT 1 FROM events e WHERE e.practice_id = k.practice_id AND e.dedupe_key = k.dedupe_key) \
     LIMIT $2";
 
 const OVERDUE: &str = "\

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::{exists, sql};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::ExportType;
@@ -627,30 +627,63 @@ pub const INTERRUPTED: &str = "interrupted: the instance running it stopped befo
 
 /// Claims the oldest due export of any practice (this is the background
 /// queue, not a request): one pending, or running under a lease that ran
-/// out (its instance died; the reason is kept). `FOR UPDATE SKIP LOCKED`
-/// keeps instances claiming at once apart; the lease, renewed while it runs,
-/// then keeps the others off it.
+/// out (its instance died; the reason is kept). The due exports are read
+/// without locks, across practices; each is then taken by an update that
+/// checks again that it is due, so of two instances after the same export
+/// the second finds it leased and moves on. (A locking read across
+/// practices would keep them apart too, but Citus refuses one across
+/// shards.) The lease, renewed while it runs, then keeps the others off it.
 pub async fn claim(conn: &mut AsyncPgConnection, lease: std::time::Duration) -> QueryResult<Option<Claimed>> {
+    let due: Vec<Due> = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            crate::db::across_practices(conn).await?;
+            diesel::sql_query(
+                "SELECT practice_id, id FROM exports \
+                 WHERE state IN ('pending', 'running') AND (leased_until IS NULL OR leased_until < now()) \
+                 ORDER BY created_at LIMIT $1",
+            )
+            .bind::<BigInt, _>(CLAIM_CANDIDATES)
+            .load(conn)
+            .await
+        })
+        .await?;
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-    diesel::sql_query(
-        "WITH due AS ( \
-             SELECT practice_id, id FROM exports \
-             WHERE state IN ('pending', 'running') AND (leased_until IS NULL OR leased_until < now()) \
-             ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
-         UPDATE exports e SET \
-             error = CASE WHEN e.state = 'running' THEN $2 ELSE e.error END, \
-             state = 'running', attempts = e.attempts + 1, lease_id = $1, \
-             leased_until = now() + $3 * interval '1 millisecond', started_at = now(), \
-             progress_done = 0, progress_total = NULL \
-         FROM due WHERE e.practice_id = due.practice_id AND e.id = due.id \
-         RETURNING e.practice_id, e.id, e.types, e.since, e.attempts, e.error, e.lease_id",
-    )
-    .bind::<SqlUuid, _>(Uuid::now_v7())
-    .bind::<Text, _>(INTERRUPTED)
-    .bind::<BigInt, _>(lease_ms)
-    .get_result(conn)
-    .await
-    .optional()
+    for export in due {
+        let taken = diesel::sql_query(
+            "UPDATE exports e SET \
+                 error = CASE WHEN e.state = 'running' THEN $2 ELSE e.error END, \
+                 state = 'running', attempts = e.attempts + 1, lease_id = $1, \
+                 leased_until = now() + $3 * interval '1 millisecond', started_at = now(), \
+                 progress_done = 0, progress_total = NULL \
+             WHERE e.practice_id = $4 AND e.id = $5 \
+               AND e.state IN ('pending', 'running') AND (e.leased_until IS NULL OR e.leased_until < now()) \
+             RETURNING e.practice_id, e.id, e.types, e.since, e.attempts, e.error, e.lease_id",
+        )
+        .bind::<SqlUuid, _>(Uuid::now_v7())
+        .bind::<Text, _>(INTERRUPTED)
+        .bind::<BigInt, _>(lease_ms)
+        .bind::<SqlUuid, _>(export.practice_id)
+        .bind::<SqlUuid, _>(export.id)
+        .get_result(conn)
+        .await
+        .optional()?;
+        if taken.is_some() {
+            return Ok(taken);
+        }
+    }
+    Ok(None)
+}
+
+/// How many due exports a claim reads: enough that instances claiming at
+/// once each find one the others have not taken.
+const CLAIM_CANDIDATES: i64 = 8;
+
+#[derive(QueryableByName)]
+struct Due {
+    #[diesel(sql_type = SqlUuid)]
+    practice_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
 }
 
 /// Renews the lease and records progress; false when the export is no

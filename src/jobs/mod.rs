@@ -173,6 +173,9 @@ pub async fn run_led(name: &str, pool: &DbPool, work: LedWork) -> anyhow::Result
         if !locked {
             return Ok(None);
         }
+        // A led job works across practices by design: sealing every
+        // practice's trail, purging what has expired everywhere.
+        crate::db::across_practices(conn).await?;
         Ok(Some(work(conn).await?))
     })
     .await
