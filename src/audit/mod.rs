@@ -16,6 +16,7 @@
 //!   changed nothing) is recorded by the [`trail`] middleware through the
 //!   worker's group-committing [`writer`], before the answer leaves.
 
+mod content;
 pub mod fhir;
 pub mod model;
 pub mod note;

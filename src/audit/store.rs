@@ -4,9 +4,10 @@
 //! queued for sealing ([`append`]). The sealer ([`seal`], a job on one
 //! instance at a time, and the verifier before it walks) links the queued
 //! entries into the practice's chain in order under the chain head's lock.
-//! What a link hashes is serialised by one SQL function (`audit_content`,
-//! in the migrations), which the sealer reads and the verifier's
-//! `audit_link` calls, so it is defined once; the sealer folds the hashes.
+//! What a link hashes is defined by one SQL function (`audit_content`, in
+//! the migrations), which the verifier's `audit_link` calls; the sealer
+//! prints the same bytes from the entry's columns ([`super::content`], held
+//! to the function by a test) and folds the hashes.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -91,31 +92,77 @@ struct Batch {
     batch_id: Uuid,
 }
 
-/// A queued entry, numbered, with the bytes its link hashes.
+/// A queued entry, numbered, with the columns its link hashes.
 #[derive(QueryableByName)]
 struct Pending {
     #[diesel(sql_type = BigInt)]
     seq: i64,
     #[diesel(sql_type = SqlUuid)]
     id: Uuid,
-    #[diesel(sql_type = Bytea)]
-    content: Vec<u8>,
+    #[diesel(sql_type = Timestamptz)]
+    occurred_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    api_client: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    actor: Option<String>,
+    #[diesel(sql_type = Text)]
+    action: String,
+    #[diesel(sql_type = Text)]
+    operation: String,
+    #[diesel(sql_type = Text)]
+    resource_type: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    resource_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    client_id: Option<Uuid>,
+    #[diesel(sql_type = Int4)]
+    outcome: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    request_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    source: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    query_text: Option<String>,
+    #[diesel(sql_type = Nullable<Int4>)]
+    result_count: Option<i32>,
 }
 
-/// A round's entries in chain order, numbered after the head; the content
-/// is serialised by the migration's `audit_content`, which the verifier's
-/// `audit_link` hashes too.
+impl Pending {
+    /// The bytes its link hashes: what the migration's `audit_content`,
+    /// which the verifier's `audit_link` hashes, returns for it.
+    fn content(&self, practice: PracticeId) -> Vec<u8> {
+        super::content::content(&super::content::Columns {
+            seq: self.seq,
+            practice_id: practice.0,
+            id: self.id,
+            occurred_at_micros: self.occurred_at.timestamp_micros(),
+            api_client: &self.api_client,
+            actor: self.actor.as_deref(),
+            action: &self.action,
+            operation: &self.operation,
+            resource_type: &self.resource_type,
+            resource_id: self.resource_id,
+            client_id: self.client_id,
+            outcome: self.outcome,
+            request_id: self.request_id.as_deref(),
+            source: self.source.as_deref(),
+            query_text: self.query_text.as_deref(),
+            result_count: self.result_count,
+        })
+    }
+}
+
+/// A round's entries in chain order, numbered after the head, with the
+/// columns their links hash (the `query` as jsonb prints it).
 const PENDING: &str = "\
-SELECT s.seq, s.id,
-       audit_content(s.seq, s.practice_id, s.id, s.occurred_at, s.api_client, s.actor, s.action, s.operation,
-                     s.resource_type, s.resource_id, s.client_id, s.outcome, s.request_id, s.source, s.query,
-                     s.result_count) AS content
-  FROM (SELECT e.*, $3 + row_number() OVER (ORDER BY e.occurred_at, e.id) AS seq
-          FROM audit_unsealed_batches b
-         CROSS JOIN LATERAL unnest(b.entry_ids) AS u(entry_id)
-          JOIN audit_events e ON e.practice_id = b.practice_id AND e.id = u.entry_id
-         WHERE b.practice_id = $1 AND b.batch_id = ANY ($2)) s
- ORDER BY s.seq";
+SELECT e.id, e.occurred_at, e.api_client, e.actor, e.action, e.operation, e.resource_type, e.resource_id,
+       e.client_id, e.outcome, e.request_id, e.source, e.query::text AS query_text, e.result_count,
+       $3 + row_number() OVER (ORDER BY e.occurred_at, e.id) AS seq
+  FROM audit_unsealed_batches b
+ CROSS JOIN LATERAL unnest(b.entry_ids) AS u(entry_id)
+  JOIN audit_events e ON e.practice_id = b.practice_id AND e.id = u.entry_id
+ WHERE b.practice_id = $1 AND b.batch_id = ANY ($2)
+ ORDER BY seq";
 
 /// The chain's new links, the queue's release and the head's move, in one
 /// statement.
@@ -157,20 +204,27 @@ pub async fn seal(conn: &mut AsyncPgConnection, practice: PracticeId) -> QueryRe
             .await?;
     let (mut seq, mut hash) = (head.last_seq, head.last_hash);
     let mut sealed = 0;
+    // Each round starts after the last batch it took. The batches a round
+    // released are deleted only by this transaction, so they stay in the
+    // index until it ends, and a scan from the start would walk all of them
+    // again every round. A batch that commits behind the cursor is sealed
+    // by the next tick.
+    let mut after = Uuid::nil();
     loop {
         let batches: Vec<Uuid> = diesel::sql_query(
-            "SELECT batch_id FROM audit_unsealed_batches WHERE practice_id = $1 ORDER BY batch_id LIMIT $2",
+            "SELECT batch_id FROM audit_unsealed_batches WHERE practice_id = $1 AND batch_id > $2 \
+             ORDER BY batch_id LIMIT $3",
         )
         .bind::<SqlUuid, _>(practice.0)
+        .bind::<SqlUuid, _>(after)
         .bind::<BigInt, _>(SEAL_BATCHES)
         .load::<Batch>(conn)
         .await?
         .into_iter()
         .map(|b| b.batch_id)
         .collect();
-        if batches.is_empty() {
-            return Ok(sealed);
-        }
+        let Some(&last) = batches.last() else { return Ok(sealed) };
+        after = last;
         let pending: Vec<Pending> = diesel::sql_query(PENDING)
             .bind::<SqlUuid, _>(practice.0)
             .bind::<Array<SqlUuid>, _>(&batches)
@@ -181,7 +235,7 @@ pub async fn seal(conn: &mut AsyncPgConnection, practice: PracticeId) -> QueryRe
         let mut ids = Vec::with_capacity(pending.len());
         let mut hashes = Vec::with_capacity(pending.len());
         for entry in pending {
-            hash = link_hash(&hash, &entry.content);
+            hash = link_hash(&hash, &entry.content(practice));
             seq = entry.seq;
             seqs.push(entry.seq);
             ids.push(entry.id);
@@ -198,6 +252,12 @@ pub async fn seal(conn: &mut AsyncPgConnection, practice: PracticeId) -> QueryRe
             .bind::<Bytea, _>(&hash)
             .execute(conn)
             .await?;
+        // A short round means the queue is drained: end the tick (and its
+        // transaction, which holds the chain head) rather than chase the
+        // batches that keep arriving under load.
+        if batches.len() < SEAL_BATCHES as usize {
+            return Ok(sealed);
+        }
     }
 }
 

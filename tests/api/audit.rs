@@ -423,3 +423,37 @@ async fn every_audited_operation_leaves_exactly_one_entry_per_call() {
     assert!(called.len() >= 40, "called only {called:?}");
     assert_eq!(verify(&app, &token).await["ok"], true);
 }
+
+/// The sealer prints what a link hashes itself; the verifier hashes what
+/// the database's `audit_content` prints. Entries with every awkward value
+/// a column can hold must seal into a chain the verifier accepts.
+#[tokio::test]
+async fn the_sealers_bytes_are_the_databases_for_awkward_entries() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = TestApp::spawn().await;
+    let token = app.token_a().await;
+    let practice = app.practice_a.practice_id;
+    let awkward = r#"E'q"uote \\back\\slash \b\f\n\r\t \x01\x1f é 😀 </>'"#;
+    let query =
+        r#"'{"b": 1.50, "aa": 1e3, "é": [true, null, -0.0, 12345678901234567890], "": {"z": "\u0001\"\\"}}'::jsonb"#;
+    let mut db = app.db().await;
+    db.batch_execute(&format!(
+        "SET TIME ZONE 'Asia/Kathmandu';
+         SELECT audit_append('{practice}', ARRAY[gen_random_uuid(), gen_random_uuid()],
+           ARRAY['2026-12-05 10:11:12.345678+05:45'::timestamptz, '1999-12-31 23:59:59.999999Z'::timestamptz],
+           ARRAY[{awkward}, 'plain'], ARRAY[{awkward}, NULL], ARRAY['read', 'search'], ARRAY['get_client', 'list_clients'],
+           ARRAY['client', 'client'], ARRAY[gen_random_uuid(), NULL], ARRAY[NULL, gen_random_uuid()], ARRAY[200, 404],
+           ARRAY[{awkward}, NULL], ARRAY[NULL, {awkward}], ARRAY[{query}, NULL], ARRAY[NULL, 2147483647])"
+    ))
+    .await
+    .unwrap();
+    let walked = verify(&app, &token).await;
+    assert_eq!((walked["ok"].as_bool(), walked["outside_chain"].as_i64()), (Some(true), Some(0)), "{walked}");
+    let linked = app
+        .count(&format!(
+            "SELECT count(*) FROM audit_chain c JOIN audit_events e ON e.practice_id = c.practice_id \
+             AND e.id = c.entry_id WHERE c.practice_id = '{practice}' AND e.operation IN ('get_client', 'list_clients')"
+        ))
+        .await;
+    assert_eq!(linked, 2, "both awkward entries are linked, and the walk found their links whole");
+}
