@@ -12,7 +12,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::audit::trail::Trail;
-use crate::audit::writer::AuditWriter;
+use crate::audit::writer::{AuditWriter, ReadAuditing};
 use crate::auth::jwt::{ExternalIssuer, TokenKeys};
 use crate::auth::revocation::RevocationCache;
 use crate::auth::verified_tokens::VerifiedTokens;
@@ -133,13 +133,22 @@ impl Application {
         let database_url = args.database.database_url.clone();
         let db_timeout = Duration::from_millis(args.database.db_timeout_ms);
         let server = HttpServer::new(move || {
+            // The worker's reads and its audit writer share a connection
+            // unless the writer waits for the disk (see audit::writer).
+            let audit_setup = Some(AuditWriter::session_setup(audit_reads));
+            let worker_db = WorkerConnection::with_setup(&database_url, db_timeout, audit_setup);
+            let audit_db = if audit_reads == ReadAuditing::Durable {
+                WorkerConnection::with_setup(&database_url, db_timeout, audit_setup)
+            } else {
+                worker_db.clone()
+            };
             let (app, _) = App::new()
                 .into_utoipa_app()
                 .app_data(state.clone())
                 // Made here, so on the worker's own thread: see db::worker.
-                .app_data(WorkerConnection::new(&database_url, db_timeout))
+                .app_data(worker_db.clone())
                 .app_data(VerifiedTokens::default())
-                .app_data(AuditWriter::new(&database_url, db_timeout, audit_reads))
+                .app_data(AuditWriter::new(audit_db))
                 .app_data(trail.clone())
                 .app_data(known_routes.clone())
                 .app_data(BodyLimit { bytes: body_limit, timeout: body_timeout })
