@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Int4, Uuid as SqlUuid};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{Event, EventData, EventType};
@@ -87,8 +87,15 @@ pub async fn sequence(conn: &AsyncPgConnection, practice: PracticeId) -> QueryRe
 /// [`sequence`] for every practice with unnumbered events (the dispatcher,
 /// before it fans out: background work, across practices).
 pub async fn sequence_all(conn: &mut AsyncPgConnection) -> QueryResult<u64> {
-    let practices: Vec<Uuid> =
-        events::table.filter(events::sequence.is_null()).select(events::practice_id).distinct().load(conn).await?;
+    // Which practices have some: a look-up across practices, in a
+    // transaction that says so (see db::across_practices); each practice is
+    // then numbered on its own shard.
+    let practices: Vec<Uuid> = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            crate::db::across_practices(conn).await?;
+            events::table.filter(events::sequence.is_null()).select(events::practice_id).distinct().load(conn).await
+        })
+        .await?;
     let mut numbered = 0;
     for practice in practices {
         numbered += sequence(conn, PracticeId(practice)).await?;

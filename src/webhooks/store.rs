@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bytea, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::WebhookEndpointPatch;
@@ -405,33 +405,83 @@ struct FannedOut {
     queued: i64,
 }
 
+#[derive(QueryableByName)]
+struct EndpointKey {
+    #[diesel(sql_type = SqlUuid)]
+    practice_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    endpoint_id: Uuid,
+}
+
+/// Runs a look-up of endpoints across practices (the dispatcher's, never a
+/// request's) in a transaction of its own that says so: on Citus it reads
+/// every shard, and takes no lock there, which Citus refuses across shards.
+/// Each endpoint found is then worked on by statements of its practice.
+async fn endpoints_across_practices(
+    conn: &mut AsyncPgConnection,
+    sql: &'static str,
+    limit: i64,
+) -> QueryResult<Vec<EndpointKey>> {
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        crate::db::across_practices(conn).await?;
+        diesel::sql_query(sql).bind::<BigInt, _>(limit).load(conn).await
+    })
+    .await
+}
+
+/// Enabled endpoints whose practice has events past their cursor.
+const BEHIND: &str = "\
+SELECT w.practice_id, w.id AS endpoint_id
+  FROM webhook_endpoints w JOIN event_sequences s ON s.practice_id = w.practice_id
+ WHERE w.enabled AND s.last_sequence > w.event_cursor
+ ORDER BY w.practice_id, w.id LIMIT $1";
+
+/// Endpoints a round of fan-out looks at, at most.
+const FAN_OUT_ENDPOINTS: i64 = 200;
+
 /// Moves endpoints' cursors over new events, queueing a delivery for each
 /// event of a wanted type; at most `per_endpoint` events per endpoint per
 /// call. Endpoints another instance is moving are skipped.
 pub async fn fan_out(conn: &mut AsyncPgConnection, per_endpoint: i64) -> QueryResult<i64> {
+    let mut queued = 0;
+    for endpoint in endpoints_across_practices(conn, BEHIND, FAN_OUT_ENDPOINTS).await? {
+        queued += fan_out_endpoint(conn, endpoint, per_endpoint).await?;
+    }
+    Ok(queued)
+}
+
+/// One endpoint's fan-out, on its practice's shard: the endpoint is locked
+/// (or skipped, when another instance holds it), the deliveries queued and
+/// the cursor moved in one statement.
+async fn fan_out_endpoint(conn: &mut AsyncPgConnection, endpoint: EndpointKey, per_endpoint: i64) -> QueryResult<i64> {
     // `moved` is not read: a data-modifying WITH runs to completion regardless.
     let sql = format!(
         "WITH due AS ( \
              SELECT w.practice_id, w.id, w.event_cursor AS after, \
                     least(s.last_sequence, w.event_cursor + $1) AS upto, w.event_types \
              FROM webhook_endpoints w JOIN event_sequences s ON s.practice_id = w.practice_id \
-             WHERE w.enabled AND s.last_sequence > w.event_cursor \
-             ORDER BY w.practice_id, w.id LIMIT 200 \
+             WHERE w.practice_id = $2 AND s.practice_id = $2 AND w.id = $3 \
+               AND w.enabled AND s.last_sequence > w.event_cursor \
              FOR UPDATE OF w SKIP LOCKED), \
          queued AS ( \
              INSERT INTO webhook_deliveries (practice_id, id, endpoint_id, webhook_id, event_type, body, next_attempt_at) \
              SELECT e.practice_id, attune_uuid_v7(), due.id, e.id, e.type, {EVENT_BODY}, now() \
              FROM due JOIN events e ON e.practice_id = due.practice_id \
                   AND e.sequence > due.after AND e.sequence <= due.upto \
-             WHERE e.type = ANY (due.event_types) \
-             ORDER BY e.practice_id, e.sequence \
+             WHERE e.practice_id = $2 AND e.type = ANY (due.event_types) \
+             ORDER BY e.sequence \
              RETURNING 1), \
          moved AS ( \
              UPDATE webhook_endpoints w SET event_cursor = due.upto FROM due \
-             WHERE w.practice_id = due.practice_id AND w.id = due.id RETURNING 1) \
+             WHERE w.practice_id = $2 AND w.id = due.id RETURNING 1) \
          SELECT (SELECT count(*) FROM queued) AS queued"
     );
-    let FannedOut { queued } = diesel::sql_query(sql).bind::<BigInt, _>(per_endpoint).get_result(conn).await?;
+    let FannedOut { queued } = diesel::sql_query(sql)
+        .bind::<BigInt, _>(per_endpoint)
+        .bind::<SqlUuid, _>(endpoint.practice_id)
+        .bind::<SqlUuid, _>(endpoint.endpoint_id)
+        .get_result(conn)
+        .await?;
     Ok(queued)
 }
 
@@ -463,11 +513,27 @@ pub struct Claimed {
     pub failing_since: Option<DateTime<Utc>>,
 }
 
+/// Enabled endpoints with deliveries due and not leased, the one whose
+/// oldest has waited longest first.
+const WAITING: &str = "\
+SELECT w.practice_id, w.id AS endpoint_id
+  FROM webhook_endpoints w
+ CROSS JOIN LATERAL (
+     SELECT d.next_attempt_at FROM webhook_deliveries d
+      WHERE d.practice_id = w.practice_id AND d.endpoint_id = w.id AND d.state = 'pending'
+        AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())
+      ORDER BY d.next_attempt_at LIMIT 1) oldest
+ WHERE w.enabled
+ ORDER BY oldest.next_attempt_at LIMIT $1";
+
 /// Takes the lease of up to `batch` due deliveries, at most `per_endpoint`
 /// in flight per endpoint across every instance, so that one slow receiver
-/// holds only its own share. `FOR UPDATE SKIP LOCKED`: instances claiming at
-/// once take different rows; the lease, not the lock, then keeps them apart
-/// while the HTTP call runs (no transaction stays open across it).
+/// holds only its own share. The endpoints with work are read across
+/// practices without locks; each endpoint's deliveries are then taken on
+/// its practice's shard with `FOR UPDATE SKIP LOCKED`, so instances
+/// claiming at once take different rows; the lease, not the lock, then
+/// keeps them apart while the HTTP call runs (no transaction stays open
+/// across it).
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     batch: i64,
@@ -475,38 +541,48 @@ pub async fn claim(
     lease: Duration,
 ) -> QueryResult<Vec<Claimed>> {
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let mut claimed = Vec::new();
+    for endpoint in endpoints_across_practices(conn, WAITING, batch).await? {
+        let room = batch - i64::try_from(claimed.len()).unwrap_or(i64::MAX);
+        if room <= 0 {
+            break;
+        }
+        claimed.extend(claim_endpoint(conn, &endpoint, room, per_endpoint, lease_ms).await?);
+    }
+    Ok(claimed)
+}
+
+/// Leases up to `room` of one endpoint's due deliveries, less what it
+/// already has in flight below `per_endpoint`.
+async fn claim_endpoint(
+    conn: &mut AsyncPgConnection,
+    endpoint: &EndpointKey,
+    room: i64,
+    per_endpoint: i64,
+    lease_ms: i64,
+) -> QueryResult<Vec<Claimed>> {
     diesel::sql_query(
-        "WITH candidates AS ( \
-             SELECT d.practice_id, d.id, d.endpoint_id, d.next_attempt_at \
-             FROM webhook_endpoints w \
-             CROSS JOIN LATERAL ( \
-                 SELECT d.practice_id, d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d \
-                 WHERE d.practice_id = w.practice_id AND d.endpoint_id = w.id AND d.state = 'pending' \
-                   AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now()) \
-                 ORDER BY d.next_attempt_at LIMIT $2 \
-                 FOR UPDATE SKIP LOCKED) d \
-             WHERE w.enabled \
-             LIMIT $1), \
-         busy AS ( \
-             SELECT d.practice_id, d.endpoint_id, count(*) AS n FROM webhook_deliveries d \
-             WHERE d.state = 'pending' AND d.leased_until IS NOT NULL AND d.leased_until >= now() \
-             GROUP BY d.practice_id, d.endpoint_id), \
+        "WITH busy AS ( \
+             SELECT count(*) AS n FROM webhook_deliveries d \
+             WHERE d.practice_id = $1 AND d.endpoint_id = $2 AND d.state = 'pending' \
+               AND d.leased_until IS NOT NULL AND d.leased_until >= now()), \
          chosen AS ( \
-             SELECT r.practice_id, r.id FROM ( \
-                 SELECT c.*, row_number() OVER (PARTITION BY c.practice_id, c.endpoint_id \
-                                                ORDER BY c.next_attempt_at, c.id) AS rank \
-                 FROM candidates c) r \
-             LEFT JOIN busy b ON b.practice_id = r.practice_id AND b.endpoint_id = r.endpoint_id \
-             WHERE r.rank + coalesce(b.n, 0) <= $2) \
+             SELECT d.id FROM webhook_deliveries d \
+             WHERE d.practice_id = $1 AND d.endpoint_id = $2 AND d.state = 'pending' \
+               AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now()) \
+             ORDER BY d.next_attempt_at, d.id \
+             LIMIT greatest(0, least($3, $4 - (SELECT n FROM busy))) \
+             FOR UPDATE SKIP LOCKED) \
          UPDATE webhook_deliveries d \
-         SET leased_until = now() + $3 * interval '1 millisecond', attempts = d.attempts + 1 \
+         SET leased_until = now() + $5 * interval '1 millisecond', attempts = d.attempts + 1 \
          FROM chosen, webhook_endpoints w \
-         WHERE d.practice_id = chosen.practice_id AND d.id = chosen.id \
-           AND w.practice_id = d.practice_id AND w.id = d.endpoint_id \
+         WHERE d.practice_id = $1 AND d.id = chosen.id AND w.practice_id = $1 AND w.id = $2 AND w.enabled \
          RETURNING d.practice_id, d.id, d.endpoint_id, d.webhook_id, d.body, d.attempts, w.url, \
                    w.secret_sealed, w.previous_secret_sealed, w.previous_secret_expires_at, w.failing_since",
     )
-    .bind::<BigInt, _>(batch)
+    .bind::<SqlUuid, _>(endpoint.practice_id)
+    .bind::<SqlUuid, _>(endpoint.endpoint_id)
+    .bind::<BigInt, _>(room)
     .bind::<BigInt, _>(per_endpoint)
     .bind::<BigInt, _>(lease_ms)
     .load(conn)
