@@ -115,6 +115,8 @@ pub struct TestApp {
     pub metrics_address: String,
     pub db_name: String,
     pub db_url: String,
+    /// Where the service connects (see [`SERVICE_DATABASE`]).
+    pub service_db_url: String,
     pub http: reqwest::Client,
     pub practice_a: BootstrapOutput,
     pub practice_b: BootstrapOutput,
@@ -123,9 +125,24 @@ pub struct TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        drop_test_database(self.db_name.clone());
+        if !self.db_name.is_empty() {
+            drop_test_database(self.db_name.clone());
+        }
     }
 }
+
+/// A database the tests run on as it is, instead of a fresh clone of the
+/// migrated template each: a Citus coordinator's, whose databases cannot be
+/// cloned (`scripts/check-citus` runs the isolation probe and the workflow
+/// there). Each test bootstraps practices of its own, so tests still do not
+/// see each other's data; run them one at a time.
+const SHARED_DATABASE: &str = "ATTUNE_TEST_DATABASE_URL";
+
+/// Where the service under test connects, when not where the test does:
+/// the same database with session options (Citus's refusal of statements
+/// that leave one shard, which the test's own counting across practices
+/// must not meet).
+const SERVICE_DATABASE: &str = "ATTUNE_TEST_SERVICE_DATABASE_URL";
 
 /// Settings a test service runs with; `tweak` changes them.
 pub fn test_settings(db_url: &str) -> ServeArgs {
@@ -162,12 +179,19 @@ impl TestApp {
             // The guard is leaked on purpose: the test process's log lives as long as it does.
             std::mem::forget(attune::telemetry::init(attune::config::LogFormat::Text));
         }
-        let db_name = create_test_database().await;
-        let db_url = database_url(&db_name);
+        let (db_name, db_url) = match std::env::var(SHARED_DATABASE) {
+            Ok(url) => (String::new(), url),
+            Err(_) => {
+                let name = create_test_database().await;
+                let url = database_url(&name);
+                (name, url)
+            }
+        };
         let practice_a = bootstrap(&db_url, "Practice A", "integration").await.unwrap();
         let practice_b = bootstrap(&db_url, "Practice B", "integration").await.unwrap();
         let proxy = if proxied { Some(DbProxy::start(&db_url).await) } else { None };
-        let service_url = proxy.as_ref().map_or_else(|| db_url.clone(), |p| p.url.clone());
+        let service_db_url = std::env::var(SERVICE_DATABASE).unwrap_or_else(|_| db_url.clone());
+        let service_url = proxy.as_ref().map_or_else(|| service_db_url.clone(), |p| p.url.clone());
         let mut settings = test_settings(&service_url);
         tweak(&mut settings);
         let app = Application::build(&settings).await.unwrap();
@@ -179,6 +203,7 @@ impl TestApp {
             metrics_address,
             db_name,
             db_url,
+            service_db_url,
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
             practice_a,
             practice_b,
@@ -193,7 +218,7 @@ impl TestApp {
     /// Starts another instance of the service on the same database (as a
     /// second node behind a load balancer would run); answers its address.
     pub async fn another_instance(&self, tweak: impl FnOnce(&mut ServeArgs)) -> String {
-        let mut settings = test_settings(&self.db_url);
+        let mut settings = test_settings(&self.service_db_url);
         tweak(&mut settings);
         let app = Application::build(&settings).await.unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());

@@ -33,3 +33,4 @@ mod relationships;
 mod tokens;
 mod webhooks;
 mod worker_reads;
+mod workflow;
