@@ -364,6 +364,9 @@ _citus_node_start() {
         #   talk TLS to the coordinator too. On loopback that measures
         #   encryption, not distribution, and the single-node servers of
         #   postgres.sh run without TLS; so plain connections, as there.
+        # wal_level = logical: a shard moves to a new worker while it is
+        #   written to by logical replication, holding writes only for the
+        #   final switch (the rebalance under load of check-citus).
         # max_prepared_transactions is not set: Citus commits across nodes
         #   with two-phase commit, and raises it from the default 0 to twice
         #   max_connections by itself when it is left unset.
@@ -372,6 +375,7 @@ _citus_node_start() {
 # Added by scripts/lib/citus.sh: a node of a local Citus cluster.
 shared_preload_libraries = 'citus'
 citus.node_conninfo = 'sslmode=disable'
+wal_level = logical
 EOF
     fi
     # A throwaway cluster needs no durability; PG_FSYNC=on asks for it.
