@@ -80,8 +80,10 @@ async fn score_and_complete(
         at: completed_at.unwrap_or(now),
     };
     store::complete(conn, practice, assessment_id, client_id, completion).await?;
+    let subscales: Vec<&str> = definition.subscales.iter().map(|s| s.key.as_str()).collect();
     let deteriorated =
-        progress::shows_reliable_deterioration(conn, practice, client_id, &instrument.key, assessment_id).await?;
+        progress::shows_reliable_deterioration(conn, practice, client_id, (&instrument.key, &subscales), assessment_id)
+            .await?;
     let data = EventData::assessment(client_id, assessment_id, AssessmentStatus::Completed.as_str());
     events::append(conn, practice, EventType::AssessmentCompleted, &data).await?;
     if deteriorated {

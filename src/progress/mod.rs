@@ -46,16 +46,18 @@ pub async fn versions_and_norms(
 }
 
 /// Whether `assessment_id`, just completed, shows a reliable deterioration
-/// since the client's baseline on any subscale of its instrument: the
-/// progress view's own rule, applied as the answers arrive.
+/// since the client's baseline on any of its instrument's `subscales`: the
+/// progress view's own rule, applied as the answers arrive. That rule
+/// compares a series' first score with its last, so only those are read,
+/// not the client's whole history.
 pub async fn shows_reliable_deterioration(
     conn: &AsyncPgConnection,
     practice: PracticeId,
     client_id: Uuid,
-    instrument_key: &str,
+    (instrument_key, subscales): (&str, &[&str]),
     assessment_id: Uuid,
 ) -> Result<bool, ApiError> {
-    let scores = store::scores(conn, practice, client_id, Period::default(), Some(instrument_key)).await?;
+    let scores = store::series_ends(conn, practice, client_id, instrument_key, subscales).await?;
     // A first administration is its own baseline: nothing to compare.
     if scores.iter().all(|row| row.assessment_id == assessment_id) {
         return Ok(false);

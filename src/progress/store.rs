@@ -88,6 +88,55 @@ pub async fn scores(
         .await
 }
 
+/// The first and the last score of each of `subscales` of the client's
+/// instrument `instrument_key`, ordered as [`scores`] orders them: all that
+/// a reliable change needs, read by the index whatever the history's length
+/// (two short reads a subscale, pipelined).
+pub async fn series_ends(
+    conn: &AsyncPgConnection,
+    practice: PracticeId,
+    client_id: Uuid,
+    instrument_key: &str,
+    subscales: &[&str],
+) -> QueryResult<Vec<ScoreRow>> {
+    let end = |subscale: &str, first: bool| {
+        let query = assessment_scores::table
+            .filter(assessment_scores::practice_id.eq(practice.0))
+            .filter(assessment_scores::client_id.eq(client_id))
+            .filter(assessment_scores::instrument_key.eq(instrument_key.to_owned()))
+            .filter(assessment_scores::subscale.eq(subscale.to_owned()))
+            .select((
+                assessment_scores::assessment_id,
+                assessment_scores::instrument_id,
+                assessment_scores::instrument_key,
+                assessment_scores::subscale,
+                assessment_scores::score,
+                assessment_scores::completed_at,
+            ))
+            .limit(1);
+        let query = if first {
+            query.order(assessment_scores::completed_at.asc()).into_boxed()
+        } else {
+            query.order(assessment_scores::completed_at.desc()).into_boxed()
+        };
+        query.get_result::<ScoreRow>(&mut { conn })
+    };
+    let reads = subscales.iter().flat_map(|subscale| [end(subscale, true), end(subscale, false)]);
+    let found = futures_util::future::join_all(reads).await;
+    let mut rows = Vec::with_capacity(found.len());
+    for row in found {
+        match row {
+            Ok(row) => rows.push(row),
+            Err(diesel::result::Error::NotFound) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    rows.sort_by(|a, b| (&a.subscale, a.completed_at).cmp(&(&b.subscale, b.completed_at)));
+    // One administration is both ends of its series.
+    rows.dedup_by(|a, b| a.subscale == b.subscale && a.assessment_id == b.assessment_id);
+    Ok(rows)
+}
+
 #[derive(Debug, Clone, Queryable)]
 pub struct ClassificationRow {
     pub assessment_id: Uuid,

@@ -220,6 +220,22 @@ async fn a_completion_that_shows_reliable_deterioration_raises_a_flag() {
 }
 
 #[tokio::test]
+async fn a_backdated_completion_is_not_the_latest_and_raises_no_flag() {
+    let app = TestApp::spawn().await;
+    let token = app.token_a().await;
+    let client = app.create_client(&token, json!({"display_name": "P."})).await["id"].as_str().unwrap().to_owned();
+    let response = app.post_json("/v1/instruments", &token, &custom_definition("rel_check")).await;
+    let instrument = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    // 8 at baseline, 7 two days ago; then 2, backdated between them: a
+    // reliable drop from baseline, but the series' latest is still the 7.
+    complete(&app, &token, &client, &instrument, closeness(4, 4, 1), days_ago(30)).await;
+    complete(&app, &token, &client, &instrument, closeness(4, 3, 1), days_ago(2)).await;
+    complete(&app, &token, &client, &instrument, closeness(1, 1, 1), days_ago(10)).await;
+    let page = feed(&app, &token, "?type=progress.flag_raised").await;
+    assert_eq!(types(&page), Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn the_periodic_check_raises_quiet_and_overdue_flags_once_each() {
     let app = TestApp::spawn().await;
     let token = app.token_a().await;
