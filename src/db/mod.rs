@@ -87,12 +87,17 @@ pub fn run_migrations(database_url: &str) -> anyhow::Result<Vec<String>> {
 /// (every table, the first time; a table a migration forgot; the whole
 /// schema of a database that gained the extension after it was migrated).
 /// A no-op on plain PostgreSQL. The layout and how a new table keeps it are
-/// in the `citus_distribution` migration.
+/// in the `citus_distribution` migration; the functions whose calls run on
+/// the practice's worker, in `citus_delegated_functions`.
 fn distribute_on_citus(conn: &mut AsyncConnectionWrapper<AsyncPgConnection>) -> anyhow::Result<()> {
     use diesel::RunQueryDsl;
     diesel::sql_query("SELECT attune_distribute_schema()")
         .execute(conn)
         .map_err(|e| anyhow::anyhow!("distributing the schema on Citus: {e}"))?;
+    // After the tables: a function's calls are colocated with them.
+    diesel::sql_query("SELECT attune_distribute_functions()")
+        .execute(conn)
+        .map_err(|e| anyhow::anyhow!("distributing the functions on Citus: {e}"))?;
     Ok(())
 }
 
