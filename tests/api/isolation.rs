@@ -1,7 +1,7 @@
 //! The tenant-isolation probe: for every operation in the OpenAPI document
 //! that names a resource by id, create the resource in practice A and call
-//! the operation with practice B's token. Each must answer 404 and change
-//! nothing. Operations are read from the document, so a new one is probed
+//! the operation with practice B's token, through a second instance of the
+//! service. Each must answer 404 and change nothing. Operations are read from the document, so a new one is probed
 //! without editing this file; a new kind of resource fails until it has a
 //! fixture below.
 
@@ -145,6 +145,9 @@ async fn snapshot(app: &TestApp, token: &str, doc: &Value, kind: &str, id: &str)
 async fn every_operation_on_another_practices_resource_answers_404_and_changes_nothing() {
     // No dispatcher: deliveries it queued in the background would change the counts compared.
     let app = TestApp::spawn_with(|settings| settings.webhooks.webhook_dispatch = false).await;
+    // Practice B probes through a second instance, as behind a load
+    // balancer: what A made on one is refused on the other alike.
+    let prober = app.another_instance(|settings| settings.webhooks.webhook_dispatch = false).await;
     let token_a = app.token_a().await;
     let token_b = app.token_b().await;
     let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
@@ -160,7 +163,7 @@ async fn every_operation_on_another_practices_resource_answers_404_and_changes_n
             let before = snapshot(&app, &token_a, &doc, kind, &id).await;
             let trail_b = app.count(&trail_of_b).await;
             // Other path parameters name something the fixture made.
-            let mut url = app.url(&path.replace("{id}", &id).replace("{file}", "Patient-1.ndjson"));
+            let mut url = format!("{prober}{}", path.replace("{id}", &id).replace("{file}", "Patient-1.ndjson"));
             // Required query parameters get a placeholder: the id is what is probed.
             let required: Vec<String> = operation["parameters"]
                 .as_array()
