@@ -31,6 +31,9 @@ import urllib.request
 import fhir.resources
 from fhir.resources import construct_fhir_element
 
+from attune_http import request as http_request
+from attune_http import wait_ready
+
 binary, database_url, work = sys.argv[1], sys.argv[2], sys.argv[3]
 if fhir.resources.__fhir_version__ != "4.0.1":
     sys.exit(f"fhir.resources {fhir.resources.__version__} models FHIR {fhir.resources.__fhir_version__}, not R4 4.0.1")
@@ -61,28 +64,12 @@ creds = json.loads(subprocess.run([binary, "bootstrap", "--practice", "Export ch
 log = open(os.path.join(work, "serve.log"), "w")
 service = subprocess.Popen([binary, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
 try:
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{base}/readyz", timeout=1)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.05)
-    else:
+    if not wait_ready(base):
         sys.exit("attune serve did not become ready")
 
     def call(method, path, body=None, token=None, headers=None, raw=False, form=None, basic=None):
-        headers = dict(headers or {})
-        data = None
-        if body is not None:
-            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
-        if form is not None:
-            data, headers["Content-Type"] = form.encode(), "application/x-www-form-urlencoded"
-        if token:
-            headers["Authorization"] = "Bearer " + token
-        if basic:
-            headers["Authorization"] = "Basic " + basic
         url = path if path.startswith("http") else base + path
-        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        request = http_request(url, method, body, token, form, basic, headers)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 payload = response.read()

@@ -14,6 +14,7 @@ once, nothing was written twice, and the new worker holds shards.
 Usage: rebalance_check.py BINARY COORDINATOR_URL SERVICE_DATABASE_URL CLUSTER_DIR WORK_DIR
 """
 
+import base64
 import json
 import os
 import secrets
@@ -25,6 +26,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+
+from attune_http import request as http_request
+from attune_http import wait_ready
 
 binary, coordinator, service_database, cluster, work = sys.argv[1:6]
 PRACTICES = 8
@@ -53,30 +57,14 @@ def start(port):
                ATTUNE_TOKEN_LIFETIME_SECONDS="3600", ATTUNE_METRICS_BIND="127.0.0.1:0", RUST_LOG="warn")
     log = open(os.path.join(work, f"serve-{port}.log"), "w")
     processes.append(subprocess.Popen([binary, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT))
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.05)
-    sys.exit(f"attune serve on port {port} did not become ready")
+    if not wait_ready(f"http://127.0.0.1:{port}"):
+        sys.exit(f"attune serve on port {port} did not become ready")
 
 
 def request(port, method, path, body=None, token=None, key=None, form=None, basic=None):
     """(status, parsed body or text); status None when no answer came."""
-    headers = {}
-    data = None
-    if body is not None:
-        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
-    if form is not None:
-        data, headers["Content-Type"] = form.encode(), "application/x-www-form-urlencoded"
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    if basic:
-        headers["Authorization"] = "Basic " + basic
-    if key:
-        headers["Idempotency-Key"] = key
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method, headers=headers)
+    extra = {"Idempotency-Key": key} if key else None
+    req = http_request(f"http://127.0.0.1:{port}{path}", method, body, token, form, basic, extra)
     try:
         with urllib.request.urlopen(req, timeout=TIMEOUT) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -149,7 +137,7 @@ def main():
     for n in range(PRACTICES):
         creds = json.loads(subprocess.check_output([binary, "bootstrap", "--practice", f"Rebalance {n}", "--json"],
                                                    env=dict(os.environ, DATABASE_URL=coordinator), text=True))
-        basic = __import__("base64").b64encode(f"{creds['client_id']}:{creds['client_secret']}".encode()).decode()
+        basic = base64.b64encode(f"{creds['client_id']}:{creds['client_secret']}".encode()).decode()
         token = must(request(ports[0], "POST", "/v1/oauth/token", form="grant_type=client_credentials", basic=basic),
                      "token")["access_token"]
         client = must(request(ports[n % 2], "POST", "/v1/clients", {"display_name": "Logger"}, token), "client")["id"]

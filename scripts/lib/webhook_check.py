@@ -30,6 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from attune_http import request as http_request
+from attune_http import wait_ready
+
 binary, database_url, work = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
@@ -91,30 +94,13 @@ def start(command, port=None, dispatch=True):
     log = open(os.path.join(work, f"{command}-{len(processes)}.log"), "w")
     process = subprocess.Popen([binary, command], env=env, stdout=log, stderr=subprocess.STDOUT)
     processes.append(process)
-    if port:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.05)
-        else:
-            sys.exit(f"attune {command} on port {port} did not become ready")
+    if port and not wait_ready(f"http://127.0.0.1:{port}"):
+        sys.exit(f"attune {command} on port {port} did not become ready")
     return process
 
 
 def call(port, method, path, body=None, token=None, form=None, basic=None):
-    headers = {}
-    data = None
-    if body is not None:
-        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
-    if form is not None:
-        data, headers["Content-Type"] = form.encode(), "application/x-www-form-urlencoded"
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    if basic:
-        headers["Authorization"] = "Basic " + basic
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method, headers=headers)
+    request = http_request(f"http://127.0.0.1:{port}{path}", method, body, token, form, basic)
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"null")
 

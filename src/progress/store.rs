@@ -43,7 +43,8 @@ pub async fn client_standing(
         .optional()
 }
 
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = assessment_scores)]
 pub struct ScoreRow {
     pub assessment_id: Uuid,
     pub instrument_id: Uuid,
@@ -76,14 +77,7 @@ pub async fn scores(
     }
     query
         .order((assessment_scores::instrument_key, assessment_scores::subscale, assessment_scores::completed_at))
-        .select((
-            assessment_scores::assessment_id,
-            assessment_scores::instrument_id,
-            assessment_scores::instrument_key,
-            assessment_scores::subscale,
-            assessment_scores::score,
-            assessment_scores::completed_at,
-        ))
+        .select(ScoreRow::as_select())
         .load(&mut { conn })
         .await
 }
@@ -105,14 +99,7 @@ pub async fn series_ends(
             .filter(assessment_scores::client_id.eq(client_id))
             .filter(assessment_scores::instrument_key.eq(instrument_key.to_owned()))
             .filter(assessment_scores::subscale.eq(subscale.to_owned()))
-            .select((
-                assessment_scores::assessment_id,
-                assessment_scores::instrument_id,
-                assessment_scores::instrument_key,
-                assessment_scores::subscale,
-                assessment_scores::score,
-                assessment_scores::completed_at,
-            ))
+            .select(ScoreRow::as_select())
             .limit(1);
         let query = if first {
             query.order(assessment_scores::completed_at.asc()).into_boxed()

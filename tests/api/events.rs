@@ -196,13 +196,20 @@ async fn the_feed_pages_filters_and_refuses_what_it_cannot_read() {
     assert_eq!((types(&b), sequences(&b)), (vec!["client.created".to_owned()], vec![1]));
 }
 
-#[tokio::test]
-async fn a_completion_that_shows_reliable_deterioration_raises_a_flag() {
+/// A service, a token, a client and the custom closeness instrument
+/// (with published norms) that the deterioration cases administer.
+async fn closeness_setup() -> (TestApp, String, String, String) {
     let app = TestApp::spawn().await;
     let token = app.token_a().await;
     let client = app.create_client(&token, json!({"display_name": "P."})).await["id"].as_str().unwrap().to_owned();
     let response = app.post_json("/v1/instruments", &token, &custom_definition("rel_check")).await;
     let instrument = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    (app, token, client, instrument)
+}
+
+#[tokio::test]
+async fn a_completion_that_shows_reliable_deterioration_raises_a_flag() {
+    let (app, token, client, instrument) = closeness_setup().await;
     // Closeness 8 -> 2 (higher is better; sd 1.8, r .85): RCI -6.09, reliable.
     complete(&app, &token, &client, &instrument, closeness(4, 4, 1), days_ago(30)).await;
     // 8 -> 7 (RCI -1.01) is no reliable change: no flag.
@@ -221,11 +228,7 @@ async fn a_completion_that_shows_reliable_deterioration_raises_a_flag() {
 
 #[tokio::test]
 async fn a_backdated_completion_is_not_the_latest_and_raises_no_flag() {
-    let app = TestApp::spawn().await;
-    let token = app.token_a().await;
-    let client = app.create_client(&token, json!({"display_name": "P."})).await["id"].as_str().unwrap().to_owned();
-    let response = app.post_json("/v1/instruments", &token, &custom_definition("rel_check")).await;
-    let instrument = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let (app, token, client, instrument) = closeness_setup().await;
     // 8 at baseline, 7 two days ago; then 2, backdated between them: a
     // reliable drop from baseline, but the series' latest is still the 7.
     complete(&app, &token, &client, &instrument, closeness(4, 4, 1), days_ago(30)).await;
