@@ -457,3 +457,58 @@ async fn the_sealers_bytes_are_the_databases_for_awkward_entries() {
         .await;
     assert_eq!(linked, 2, "both awkward entries are linked, and the walk found their links whole");
 }
+
+/// A practice whose trail grows faster than the table is re-analysed looks
+/// small to the planner. The sealer must still find a round's entries by
+/// their keys, not by walking all of the practice's entries once a round
+/// (which held a core for minutes under load, while the queue grew): here,
+/// 20,000 entries in 20,000 batches (100 rounds) of a practice the
+/// statistics have never seen are sealed by fetching about one row each.
+/// The sealer before the fix read 2,000,000.
+#[tokio::test]
+async fn sealing_a_practice_the_statistics_have_not_seen_reads_each_entry_once() {
+    use diesel::QueryableByName;
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    #[derive(QueryableByName)]
+    struct Fetched {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        fetched: i64,
+    }
+    const ENTRIES: i64 = 20_000;
+    let app = TestApp::spawn().await;
+    let (older, practice) = (app.practice_a.practice_id, uuid::Uuid::now_v7());
+    let mut db = app.db().await;
+    // The service's own sealer stands aside (it skips a tick whose lock is
+    // held), and the statistics stay as they are now: a trail of 100,000
+    // entries of an older practice, none of `practice`.
+    db.batch_execute(&format!(
+        "SELECT pg_advisory_lock(hashtextextended('job:seal the audit trail', 0));
+         ALTER TABLE audit_events SET (autovacuum_enabled = false);
+         INSERT INTO audit_events (practice_id, id, occurred_at, api_client, action, operation, resource_type, outcome)
+           SELECT '{older}', gen_random_uuid(), now(), 'api-client', 'read', 'get_client', 'client', 200
+             FROM generate_series(1, 100000);
+         ANALYZE audit_events;
+         INSERT INTO practices (id, name) VALUES ('{practice}', 'Grows fast');
+         SELECT audit_append('{practice}', ARRAY[gen_random_uuid()], ARRAY[now()], ARRAY['api-client'],
+                             ARRAY[NULL]::text[], ARRAY['read'], ARRAY['get_client'], ARRAY['client'],
+                             ARRAY[gen_random_uuid()], ARRAY[gen_random_uuid()], ARRAY[200], ARRAY[NULL]::text[],
+                             ARRAY[NULL]::text[], ARRAY[NULL]::jsonb[], ARRAY[NULL]::int[])
+           FROM generate_series(1, {ENTRIES});
+         BEGIN;"
+    ))
+    .await
+    .unwrap();
+    let sealed = attune::audit::store::seal(&mut db, attune::practices::PracticeId(practice)).await.unwrap();
+    let read: Fetched = diesel::sql_query(
+        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS fetched \
+         FROM pg_stat_xact_user_tables WHERE relname = 'audit_events'",
+    )
+    .get_result(&mut db)
+    .await
+    .unwrap();
+    db.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(sealed, ENTRIES as u64);
+    assert!(read.fetched <= 2 * ENTRIES, "sealing {ENTRIES} entries read {} rows of the trail", read.fetched);
+    let linked = app.count(&format!("SELECT count(*) FROM audit_chain WHERE practice_id = '{practice}'")).await;
+    assert_eq!(linked, ENTRIES);
+}
