@@ -16,6 +16,21 @@
 //!   changed nothing) is recorded by the [`trail`] middleware through the
 //!   worker's group-committing [`writer`], before the answer leaves.
 
+/// The statement that has a connection plan each prepared statement once,
+/// without the parameters' statistics (`generic_plans_unless_citus!(false)`
+/// for the session, `(true)` for the transaction). Not on Citus, which must
+/// see a statement's practice to route it to the practice's shard.
+macro_rules! generic_plans_unless_citus {
+    ($local:literal) => {
+        concat!(
+            "SELECT set_config('plan_cache_mode', CASE WHEN EXISTS \
+             (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN 'auto' ELSE 'force_generic_plan' END, ",
+            stringify!($local),
+            ")"
+        )
+    };
+}
+
 mod content;
 pub mod fhir;
 pub mod model;

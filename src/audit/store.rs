@@ -170,10 +170,7 @@ SELECT e.id, e.occurred_at, e.api_client, e.actor, e.action, e.operation, e.reso
 /// Plans the sealer's statements without the practice's statistics, for the
 /// same reason (the release of a round's batches otherwise scanned all the
 /// practice's queued batches, 200,000 under load, for the 200 it deletes).
-/// Not on Citus, which must see the practice to route a statement.
-const GENERIC_PLANS: &str = "\
-SELECT set_config('plan_cache_mode', CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')
-                                          THEN 'auto' ELSE 'force_generic_plan' END, true)";
+const GENERIC_PLANS: &str = generic_plans_unless_citus!(true);
 
 /// The chain's new links, the queue's release and the head's move, in one
 /// statement.

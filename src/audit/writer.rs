@@ -66,17 +66,10 @@ impl AuditWriter {
         // The one statement it runs is prepared once and planned once. Not
         // on Citus: a generic plan leaves the practice a parameter inside
         // the append, so Citus could not route it to the practice's shard.
-        macro_rules! planned_once {
-            () => {
-                "SELECT set_config('plan_cache_mode', CASE WHEN EXISTS \
-                 (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN 'auto' ELSE 'force_generic_plan' END, \
-                 false)"
-            };
-        }
         if auditing == ReadAuditing::Durable {
-            planned_once!()
+            generic_plans_unless_citus!(false)
         } else {
-            concat!(planned_once!(), "; SET synchronous_commit = off")
+            concat!(generic_plans_unless_citus!(false), "; SET synchronous_commit = off")
         }
     }
 
