@@ -25,18 +25,22 @@ def summary(path):
         return next((r for r in rows if r[0] == "api" and r[1] == name and r[2] == conns), None)
 
     print("\nWebhooks: what the outbox costs writes (pgbench tps, mean of 2 runs each, on the endpoint's SQL "
-          "without and with the event append; target with/without >= 0.90)\n")
-    print(f"{'write':<30}{'conns':>6}{'without':>10}{'with':>10}{'ratio':>7}{'API req/s':>11}{'API/with':>10}")
+          "without and with the event append; target with/without >= 0.90; floor: the same rows into a table "
+          "without indexes, the least any event written with its change costs)\n")
+    print(f"{'write':<30}{'conns':>6}{'without':>10}{'with':>10}{'ratio':>7}{'floor':>10}{'ratio':>7}"
+          f"{'API req/s':>11}{'API/with':>10}")
     for name, label in LABELS.items():
         for conns in ("8", "32"):
             plain, event = tps(f"wh_{name}_plain", conns), tps(f"wh_{name}_event", conns)
+            floor = tps(f"wh_{name}_floor", conns)
             if math.isnan(plain) or math.isnan(event):
                 continue
             wrk = api(name, conns)
             # wrk's figure comes from the full run's earlier part (the service appends the event).
             shown = f"{wrk[3]:>11}{float(wrk[3]) / event:>10.2f}" if wrk else f"{'-':>11}{'-':>10}"
             verdict = "" if event / plain >= 0.90 else "  < 0.90"
-            print(f"{label:<30}{conns:>6}{plain:>10.0f}{event:>10.0f}{event / plain:>7.2f}{shown}{verdict}")
+            print(f"{label:<30}{conns:>6}{plain:>10.0f}{event:>10.0f}{event / plain:>7.2f}{floor:>10.0f}"
+                  f"{floor / plain:>7.2f}{shown}{verdict}")
 
     settings = next((r for r in rows if r[0] == "webhook_settings"), None)
     floor = api("wh_receiver", "8")

@@ -8,9 +8,10 @@
 # and POST /v1/homework/{id}/logs as scripts/bench has it, and on copies that
 # append the events as the service does (inserts, last before COMMIT; the
 # numbers come after the commit; two for an assessment created with its
-# answers, one for a log), at 8 and 32 connections, in
-# the order plain, event, event, plain so that drift on a shared machine
-# falls on both sides alike.
+# answers, one for a log), and on copies that append the same rows to a
+# table without indexes (the floor of any transactional outbox), at 8 and 32
+# connections, in the order plain, event, floor, floor, event, plain so that
+# drift on a shared machine falls on all three alike.
 #
 # How fast the dispatcher delivers: a local nginx that answers 204 (its own
 # floor first: wrk POSTing to it at 8 connections), then deliveries to 1
@@ -34,23 +35,28 @@ fi
 
 # The event append the service runs (src/events/store.rs), with literal
 # values: a plain insert, numbered after it commits. Its id is time-ordered
-# as the service's (uuid v7: 48 bits of milliseconds, then random bits), so
-# the primary key grows at its right edge as it does in service.
-event_id_sql="(lpad(to_hex((extract(epoch from clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid"
-webhook_event_sql() { # type data
+# as the service's (scripts/bench's uuid_v7_sql), so the primary key grows
+# at its right edge as it does in service.
+webhook_event_sql() { # table type data
     cat <<SQL
-INSERT INTO events (practice_id, id, type, data, dedupe_key) VALUES ('$practice_id', $event_id_sql, '$1', $2, NULL);
+INSERT INTO $1 (practice_id, id, type, data, dedupe_key) VALUES ('$practice_id', $uuid_v7_sql, '$2', $3, NULL);
 SQL
 }
-# with_events SQLFILE TYPE DATA [TYPE DATA]...: SQLFILE's copy with the
-# events appended, in order, before its closing COMMIT.
+# The floor of any transactional outbox: the same rows into a table with the
+# events' columns and no index, never numbered (nothing reads them). What a
+# write with these rows costs over the plain write is the least an event
+# written with its change can cost; the summary prints it next to the real
+# outbox's.
+"${psql_cmd[@]}" -d attune_bench -c "CREATE TABLE bench_outbox_floor (LIKE events INCLUDING DEFAULTS)"
+# with_events TABLE SQLFILE TYPE DATA [TYPE DATA]...: SQLFILE's copy with the
+# events appended to TABLE, in order, before its closing COMMIT.
 with_events() {
-    local file="$1"
-    shift
+    local table="$1" file="$2"
+    shift 2
     [ "$(tail -n 1 "$file")" = "COMMIT;" ] || { echo "$file does not end with COMMIT;" >&2; return 1; }
     sed '$d' "$file"
     while [ "$#" -ge 2 ]; do
-        webhook_event_sql "$1" "$2"
+        webhook_event_sql "$table" "$1" "$2"
         shift 2
     done
     echo "COMMIT;"
@@ -58,21 +64,25 @@ with_events() {
 # POST /v1/assessments with answers writes two events: assessment.assigned,
 # then assessment.completed.
 assessment_uuid="(lpad(to_hex(:a::bigint), 16, '0') || lpad(to_hex(:b::bigint), 16, '0'))::uuid"
-with_events "$work/assess.sql" \
-    assessment.assigned \
-    "jsonb_build_object('client_id', '$target_id'::uuid, 'assessment_id', $assessment_uuid, 'status', 'assigned')" \
-    assessment.completed \
-    "jsonb_build_object('client_id', '$target_id'::uuid, 'assessment_id', $assessment_uuid, 'status', 'completed')" \
-    >"$work/assess_event.sql"
-with_events "$work/log.sql" homework.logged \
-    "jsonb_build_object('client_id', '$target_id'::uuid, 'homework_id', '$homework_id'::uuid, 'log_id', gen_random_uuid(), 'status', 'active')" \
-    >"$work/log_event.sql"
+for target in event:events floor:bench_outbox_floor; do
+    with_events "${target#*:}" "$work/assess.sql" \
+        assessment.assigned \
+        "jsonb_build_object('client_id', '$target_id'::uuid, 'assessment_id', $assessment_uuid, 'status', 'assigned')" \
+        assessment.completed \
+        "jsonb_build_object('client_id', '$target_id'::uuid, 'assessment_id', $assessment_uuid, 'status', 'completed')" \
+        >"$work/assess_${target%%:*}.sql"
+    with_events "${target#*:}" "$work/log.sql" homework.logged \
+        "jsonb_build_object('client_id', '$target_id'::uuid, 'homework_id', '$homework_id'::uuid, 'log_id', gen_random_uuid(), 'status', 'active')" \
+        >"$work/log_${target%%:*}.sql"
+done
 
 echo "measuring the outbox's cost to writes..." >&2
 for conns in 8 32; do
     for name in assess log; do
         run_pgbench "wh_${name}_plain" "$conns" "$work/$name.sql"
         run_pgbench "wh_${name}_event" "$conns" "$work/${name}_event.sql"
+        run_pgbench "wh_${name}_floor" "$conns" "$work/${name}_floor.sql"
+        run_pgbench "wh_${name}_floor" "$conns" "$work/${name}_floor.sql"
         run_pgbench "wh_${name}_event" "$conns" "$work/${name}_event.sql"
         run_pgbench "wh_${name}_plain" "$conns" "$work/$name.sql"
     done
