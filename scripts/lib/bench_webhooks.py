@@ -32,15 +32,15 @@ def summary(path):
     for name, label in LABELS.items():
         for conns in ("8", "32"):
             plain, event = tps(f"wh_{name}_plain", conns), tps(f"wh_{name}_event", conns)
-            floor = tps(f"wh_{name}_floor", conns)
+            floor_tps = tps(f"wh_{name}_floor", conns)
             if math.isnan(plain) or math.isnan(event):
                 continue
             wrk = api(name, conns)
             # wrk's figure comes from the full run's earlier part (the service appends the event).
             shown = f"{wrk[3]:>11}{float(wrk[3]) / event:>10.2f}" if wrk else f"{'-':>11}{'-':>10}"
             verdict = "" if event / plain >= 0.90 else "  < 0.90"
-            print(f"{label:<30}{conns:>6}{plain:>10.0f}{event:>10.0f}{event / plain:>7.2f}{floor:>10.0f}"
-                  f"{floor / plain:>7.2f}{shown}{verdict}")
+            print(f"{label:<30}{conns:>6}{plain:>10.0f}{event:>10.0f}{event / plain:>7.2f}{floor_tps:>10.0f}"
+                  f"{floor_tps / plain:>7.2f}{shown}{verdict}")
 
     settings = next((r for r in rows if r[0] == "webhook_settings"), None)
     floor = api("wh_receiver", "8")
