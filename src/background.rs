@@ -41,7 +41,9 @@ pub fn database_jobs(
     erasure: &ErasureArgs,
     exports: ExportSettings,
 ) {
-    jobs.led("seal the audit trail", audit::SEAL_PERIOD, pool.clone(), |conn| Box::pin(audit::seal_all(conn)));
+    jobs.led_paced("seal the audit trail", audit::SEAL_PERIOD, audit::SEAL_FOLLOW_UP, pool.clone(), |conn| {
+        Box::pin(audit::seal_all(conn))
+    });
     jobs.led("purge expired idempotency keys", Duration::from_secs(3600), pool.clone(), |conn| {
         Box::pin(async move { Ok(idempotency::purge_expired(conn).await? as u64) })
     });

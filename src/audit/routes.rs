@@ -162,7 +162,7 @@ pub async fn verify_audit_events(
         Box::pin(async move {
             // Everything written until now is linked first, so the walk
             // covers it.
-            store::seal(conn, practice).await?;
+            store::seal(conn, practice, uuid::Uuid::nil()).await?;
             Ok(store::verify(conn, practice).await?)
         })
     })

@@ -193,10 +193,11 @@ fn link_hash(previous: &[u8], content: &[u8]) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
-/// Seals every queued entry of the practice, round by round; returns how
-/// many. Run it in a transaction: the chain head is locked until it ends,
+/// Seals the practice's queued entries whose batches' ids are after `from`
+/// (all of them from [`Uuid::nil`]), round by round; returns how many. Run
+/// it in a transaction: the chain head is locked until it ends,
 /// so two sealers of one practice take turns.
-pub async fn seal(conn: &mut AsyncPgConnection, practice: PracticeId) -> QueryResult<u64> {
+pub async fn seal(conn: &mut AsyncPgConnection, practice: PracticeId, from: Uuid) -> QueryResult<u64> {
     diesel::sql_query(GENERIC_PLANS).execute(conn).await?;
     diesel::sql_query(
         "INSERT INTO audit_chain_heads (practice_id, last_seq, last_hash) VALUES ($1, 0, $2) \
@@ -217,8 +218,8 @@ pub async fn seal(conn: &mut AsyncPgConnection, practice: PracticeId) -> QueryRe
     // released are deleted only by this transaction, so they stay in the
     // index until it ends, and a scan from the start would walk all of them
     // again every round. A batch that commits behind the cursor is sealed
-    // by the next tick.
-    let mut after = Uuid::nil();
+    // by the next tick that starts before it (a full one, at the latest).
+    let mut after = from;
     loop {
         let round: Vec<Batch> = diesel::sql_query(
             "SELECT batch_id, entry_ids FROM audit_unsealed_batches WHERE practice_id = $1 AND batch_id > $2 \

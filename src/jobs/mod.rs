@@ -54,6 +54,17 @@ async fn wait_or_stop(ticks: &mut tokio::time::Interval, stopping: &mut watch::R
     }
 }
 
+/// Waits `wait`; `false` when the jobs are stopping instead.
+async fn sleep_or_stop(wait: Duration, stopping: &mut watch::Receiver<bool>) -> bool {
+    if *stopping.borrow() {
+        return false;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = stopping.changed() => false,
+    }
+}
+
 impl Drop for Jobs {
     fn drop(&mut self) {
         for handle in &self.handles {
@@ -97,13 +108,29 @@ impl Jobs {
 
     /// Runs `work` every `period` on whichever instance takes the job's lock.
     pub fn led(&mut self, name: &'static str, period: Duration, pool: DbPool, work: LedWork) {
+        self.led_paced(name, period, period, pool, work);
+    }
+
+    /// Like [`Self::led`], but after a tick that found work the next comes
+    /// after `busy` rather than `period`: under steady load the job does a
+    /// little often instead of a second's worth at once, which would take a
+    /// core from the requests in one burst (sealing the audit trail each
+    /// second held the p99 of audited reads at 12-20 ms, against 6-8 ms
+    /// when it follows up every 20 ms).
+    pub fn led_paced(&mut self, name: &'static str, period: Duration, busy: Duration, pool: DbPool, work: LedWork) {
         let mut stopping = self.stopping.subscribe();
         self.handles.push(tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(period);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            while wait_or_stop(&mut ticks, &mut stopping).await {
+            // The first tick comes at once, as an interval's does.
+            let mut wait = Duration::ZERO;
+            while sleep_or_stop(wait, &mut stopping).await {
+                wait = period;
                 match run_led(name, &pool, work).await {
-                    Ok(Some(done)) => tracing::debug!(job = name, done, "ran"),
+                    Ok(Some(done)) => {
+                        tracing::debug!(job = name, done, "ran");
+                        if done > 0 {
+                            wait = busy;
+                        }
+                    }
                     Ok(None) => tracing::trace!(job = name, "another instance holds the lock"),
                     Err(err) => tracing::warn!(job = name, error = %err, "failed; retried next tick"),
                 }

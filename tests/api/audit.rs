@@ -498,7 +498,8 @@ async fn sealing_a_practice_the_statistics_have_not_seen_reads_each_entry_once()
     ))
     .await
     .unwrap();
-    let sealed = attune::audit::store::seal(&mut db, attune::practices::PracticeId(practice)).await.unwrap();
+    let sealed =
+        attune::audit::store::seal(&mut db, attune::practices::PracticeId(practice), uuid::Uuid::nil()).await.unwrap();
     let read: Fetched = diesel::sql_query(
         "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS fetched \
          FROM pg_stat_xact_user_tables WHERE relname = 'audit_events'",
@@ -511,4 +512,49 @@ async fn sealing_a_practice_the_statistics_have_not_seen_reads_each_entry_once()
     assert!(read.fetched <= 2 * ENTRIES, "sealing {ENTRIES} entries read {} rows of the trail", read.fetched);
     let linked = app.count(&format!("SELECT count(*) FROM audit_chain WHERE practice_id = '{practice}'")).await;
     assert_eq!(linked, ENTRIES);
+}
+
+/// Most sealing ticks look only at the last seconds of the queue (its index
+/// keeps every released batch until a vacuum, and walking those on each
+/// tick cost more than the sealing). A batch stamped long before it was
+/// queued (a commit that stalled, an instance whose clock runs behind) is
+/// still linked, by the full tick that comes once a second.
+#[tokio::test]
+async fn a_batch_stamped_long_before_it_was_queued_is_still_sealed() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = TestApp::spawn().await;
+    let token = app.token_a().await;
+    let practice = app.practice_a.practice_id;
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let since_epoch = an_hour_ago.duration_since(std::time::UNIX_EPOCH).unwrap();
+    let stale = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        since_epoch.as_secs(),
+        since_epoch.subsec_nanos(),
+    ));
+    let mut db = app.db().await;
+    db.batch_execute(&format!(
+        "SELECT audit_append('{practice}', ARRAY['{stale}'::uuid], ARRAY[now()], ARRAY['api-client'],
+                             ARRAY[NULL]::text[], ARRAY['read'], ARRAY['get_client'], ARRAY['client'],
+                             ARRAY[NULL]::uuid[], ARRAY[NULL]::uuid[], ARRAY[200], ARRAY[NULL]::text[],
+                             ARRAY[NULL]::text[], ARRAY[NULL]::jsonb[], ARRAY[NULL]::int[])"
+    ))
+    .await
+    .unwrap();
+    let linked = format!("SELECT count(*) FROM audit_chain WHERE practice_id = '{practice}' AND entry_id = '{stale}'");
+    let mut waited = 0;
+    while app.count(&linked).await == 0 {
+        // Reads keep the sealer on its short, recent ticks meanwhile.
+        assert_eq!(app.get("/v1/clients", &token).await.status(), 200);
+        assert!(waited < 100, "the stale batch was not sealed within 5 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM audit_unsealed_batches WHERE practice_id = '{practice}' AND batch_id = '{stale}'"
+        ))
+        .await,
+        0
+    );
 }
