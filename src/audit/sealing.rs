@@ -5,8 +5,8 @@
 //! hundreds of thousands of dead entries at the front of the index between
 //! vacuums. A scan from the start walks all of them; done on every tick of
 //! a busy sealer (every few milliseconds), that walk cost more than the
-//! sealing and held the p99 of audited reads that followed a burst of
-//! writes at 12-16 ms instead of 6-7 ms.
+//! sealing: right after a burst of 150,000 queued entries, audited reads
+//! had a p99 of 15.6 ms, against 4.3-4.9 ms with recent ticks.
 //!
 //! So most ticks are *recent*: they scan only batches whose ids (UUIDv7,
 //! stamped when the entry is made, just before it is written) are at most
