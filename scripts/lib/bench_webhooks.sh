@@ -5,13 +5,15 @@
 # with ATTUNE_WEBHOOK_KEY and ATTUNE_WEBHOOK_ALLOW_LOOPBACK=true).
 #
 # What the outbox costs writes: pgbench on the SQL of POST /v1/assessments
-# and POST /v1/homework/{id}/logs as scripts/bench has it, and on copies that
-# append the events as the service does (inserts, last before COMMIT; the
-# numbers come after the commit; two for an assessment created with its
-# answers, one for a log), and on copies that append the same rows to a
-# table without indexes (the floor of any transactional outbox), at 8 and 32
-# connections, in the order plain, event, floor, floor, event, plain so that
-# drift on a shared machine falls on all three alike.
+# and POST /v1/homework/{id}/logs as scripts/bench has it (the audit entry
+# recorded by `audit_append`, no events), and on copies that record the
+# entry with the events as the service does (`audit_record`, one statement
+# for the entry and the events, last before COMMIT; the numbers come after
+# the commit; two events for an assessment created with its answers, one
+# for a log), and on copies whose `audit_record` writes the same event rows
+# to a table without indexes (the floor of any transactional outbox), at 8
+# and 32 connections, in the order plain, event, floor, floor, event, plain
+# so that drift on a shared machine falls on all three alike.
 #
 # How fast the dispatcher delivers: a local nginx that answers 204 (its own
 # floor first: wrk POSTing to it at 8 connections), then deliveries to 1
@@ -33,45 +35,43 @@ fi
 
 # ---- The outbox's cost to writes.
 
-# The event append the service runs (src/events/store.rs), with literal
-# values: a plain insert, numbered after it commits. Its id is time-ordered
-# as the service's (scripts/bench's uuid_v7_sql), so the primary key grows
-# at its right edge as it does in service.
-webhook_event_sql() { # table type data
-    cat <<SQL
-INSERT INTO $1 (practice_id, id, type, data, dedupe_key) VALUES ('$practice_id', $uuid_v7_sql, '$2', $3, NULL);
-SQL
-}
 # The floor of any transactional outbox: the same rows into a table with the
-# events' columns and no index, never numbered (nothing reads them). What a
-# write with these rows costs over the plain write is the least an event
-# written with its change can cost; the summary prints it next to the real
-# outbox's.
+# events' columns and no index, never numbered (nothing reads them), written
+# by a copy of the migration's `audit_record` (taken from the database, so
+# the two stay alike). What a write with these rows costs over the plain
+# write is the least an event written with its change can cost; the summary
+# prints it next to the real outbox's.
 "${psql_cmd[@]}" -d attune_bench -c "CREATE TABLE bench_outbox_floor (LIKE events INCLUDING DEFAULTS)"
-# with_events TABLE SQLFILE TYPE DATA [TYPE DATA]...: SQLFILE's copy with the
-# events appended to TABLE, in order, before its closing COMMIT.
+"${psql_cmd[@]}" -d attune_bench -c "SELECT pg_get_functiondef('audit_record'::regproc)" |
+    sed -e 's/FUNCTION public\.audit_record(/FUNCTION bench_audit_record_floor(/' \
+        -e 's/INSERT INTO events /INSERT INTO bench_outbox_floor /' |
+    "${psql_cmd[@]}" -d attune_bench >/dev/null
+# with_events FUNCTION SQLFILE OPERATION RESOURCE_TYPE TYPE DATA [TYPE DATA]...:
+# SQLFILE's copy whose `audit_append` statement (its write's entry) becomes
+# FUNCTION's call with the same entry and these events, in order; event ids
+# are time-ordered as the service's (scripts/bench's uuid_v7_sql).
 with_events() {
-    local table="$1" file="$2"
-    shift 2
-    [ "$(tail -n 1 "$file")" = "COMMIT;" ] || { echo "$file does not end with COMMIT;" >&2; return 1; }
-    sed '$d' "$file"
+    local function="$1" file="$2" operation="$3" resource_type="$4" ids=() types=() data=()
+    shift 4
     while [ "$#" -ge 2 ]; do
-        webhook_event_sql "$table" "$1" "$2"
+        ids+=("$uuid_v7_sql"); types+=("'$1'"); data+=("$2")
         shift 2
     done
-    echo "COMMIT;"
+    python3 "$(dirname "${BASH_SOURCE[0]}")/bench_with_events.py" "$file" "$function" "$operation" "$resource_type" \
+        "$practice_id" "$client_id" "$target_id" \
+        "$(IFS=,; echo "${ids[*]}")" "$(IFS=,; echo "${types[*]}")" "$(IFS=,; echo "${data[*]}")"
 }
 # POST /v1/assessments with answers writes two events: assessment.assigned,
 # then assessment.completed.
 assessment_uuid="(lpad(to_hex(:a::bigint), 16, '0') || lpad(to_hex(:b::bigint), 16, '0'))::uuid"
-for target in event:events floor:bench_outbox_floor; do
-    with_events "${target#*:}" "$work/assess.sql" \
+for target in event:audit_record floor:bench_audit_record_floor; do
+    with_events "${target#*:}" "$work/assess.sql" create_assessment assessment \
         assessment.assigned \
         "jsonb_build_object('client_id', '$target_id'::uuid, 'assessment_id', $assessment_uuid, 'status', 'assigned')" \
         assessment.completed \
         "jsonb_build_object('client_id', '$target_id'::uuid, 'assessment_id', $assessment_uuid, 'status', 'completed')" \
         >"$work/assess_${target%%:*}.sql"
-    with_events "${target#*:}" "$work/log.sql" homework.logged \
+    with_events "${target#*:}" "$work/log.sql" create_homework_log homework homework.logged \
         "jsonb_build_object('client_id', '$target_id'::uuid, 'homework_id', '$homework_id'::uuid, 'log_id', gen_random_uuid(), 'status', 'active')" \
         >"$work/log_${target%%:*}.sql"
 done

@@ -16,7 +16,7 @@ use crate::auth::scopes::{AssessmentsRead, AssessmentsWrite};
 use crate::auth::{Auth, Principal};
 use crate::clients;
 use crate::db::worker::WorkerConnection;
-use crate::events::{self, EventData, EventType};
+use crate::events::{EventData, EventType, Outbox};
 use crate::fhir::FhirResource;
 use crate::http::etag::etag;
 use crate::http::headers::IdempotencyKeyHeader;
@@ -55,15 +55,15 @@ async fn instrument_for(
     Ok(Some((row, definition)))
 }
 
-/// Scores answers and records them; a bad answer set is refused whole.
+/// Scores answers and records them, with the events that tell of it; a bad
+/// answer set is refused whole.
 async fn score_and_complete(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
-    assessment_id: Uuid,
-    client_id: Uuid,
+    (assessment_id, client_id): (Uuid, Uuid),
     (instrument, definition): &(InstrumentRow, InstrumentDefinition),
-    answers: &[Answer],
-    completed_at: Option<DateTime<Utc>>,
+    (answers, completed_at): (&[Answer], Option<DateTime<Utc>>),
+    events: &mut Outbox,
 ) -> Result<(), ApiError> {
     let now = Utc::now();
     // A little clock skew between the integrator and us is not "the future".
@@ -85,10 +85,10 @@ async fn score_and_complete(
         progress::shows_reliable_deterioration(conn, practice, client_id, (&instrument.key, &subscales), assessment_id)
             .await?;
     let data = EventData::assessment(client_id, assessment_id, AssessmentStatus::Completed.as_str());
-    events::append(conn, practice, EventType::AssessmentCompleted, &data).await?;
+    events.push(EventType::AssessmentCompleted, &data)?;
     if deteriorated {
         let data = EventData { flag: Some(FlagKind::ReliableDeterioration), ..data };
-        events::append(conn, practice, EventType::ProgressFlagRaised, &data).await?;
+        events.push(EventType::ProgressFlagRaised, &data)?;
     }
     Ok(())
 }
@@ -107,6 +107,7 @@ pub async fn complete_open_assessment(
     answers: &[Answer],
     completed_at: Option<DateTime<Utc>>,
     known: Option<&(InstrumentRow, InstrumentDefinition)>,
+    events: &mut Outbox,
 ) -> Result<Uuid, ApiError> {
     let practice = principal.practice_id;
     let locked = store::lock_assessment(conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
@@ -123,7 +124,7 @@ pub async fn complete_open_assessment(
             &read
         }
     };
-    score_and_complete(conn, principal, id, locked.client_id, instrument, answers, completed_at).await?;
+    score_and_complete(conn, principal, (id, locked.client_id), instrument, (answers, completed_at), events).await?;
     Ok(locked.client_id)
 }
 
@@ -191,10 +192,11 @@ pub async fn create_assessment(
             let id =
                 store::insert_assessment(conn, practice, input.client_id, input.instrument_id, input.due_on).await?;
             let data = EventData::assessment(input.client_id, id, AssessmentStatus::Assigned.as_str());
-            events::append(conn, practice, EventType::AssessmentAssigned, &data).await?;
+            let mut events = Outbox::with(practice, EventType::AssessmentAssigned, &data)?;
             match (&input.answers, input.completed_at) {
                 (Some(answers), completed_at) => {
-                    score_and_complete(conn, &principal, id, input.client_id, &instrument, answers, completed_at)
+                    let submitted = (answers.as_slice(), completed_at);
+                    score_and_complete(conn, &principal, (id, input.client_id), &instrument, submitted, &mut events)
                         .await?;
                 }
                 (None, Some(_)) => return Err(ApiError::validation("completed_at", "only with answers")),
@@ -202,7 +204,7 @@ pub async fn create_assessment(
             }
             entry.resource(id);
             entry.concerns(input.client_id);
-            audit::record(conn, &entry, StatusCode::CREATED).await?;
+            audit::record_with(conn, &entry, StatusCode::CREATED, events).await?;
             current(conn, practice, id, true).await
         })
     })
@@ -377,10 +379,12 @@ pub async fn submit_responses(
     let fingerprint = idempotency::fingerprint(&req, &input)?;
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
+            let mut events = Outbox::new(practice);
             let client_id =
-                complete_open_assessment(conn, &principal, id, &input.answers, input.completed_at, None).await?;
+                complete_open_assessment(conn, &principal, id, &input.answers, input.completed_at, None, &mut events)
+                    .await?;
             entry.concerns(client_id);
-            audit::record(conn, &entry, StatusCode::OK).await?;
+            audit::record_with(conn, &entry, StatusCode::OK, events).await?;
             current(conn, practice, id, false).await
         })
     })
@@ -426,17 +430,18 @@ pub async fn cancel_assessment(
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
             let locked = store::lock_assessment(conn, practice, id).await?.ok_or(ApiError::NotFound(RESOURCE))?;
+            let mut events = Outbox::new(practice);
             match AssessmentStatus::from_db(&locked.status) {
                 Some(AssessmentStatus::Assigned) => {
                     store::cancel(conn, practice, id).await?;
                     let data = EventData::assessment(locked.client_id, id, AssessmentStatus::Cancelled.as_str());
-                    events::append(conn, practice, EventType::AssessmentCancelled, &data).await?;
+                    events.push(EventType::AssessmentCancelled, &data)?;
                 }
                 Some(AssessmentStatus::Cancelled) => {}
                 _ => return Err(not_open(&locked.status)),
             }
             entry.concerns(locked.client_id);
-            audit::record(conn, &entry, StatusCode::OK).await?;
+            audit::record_with(conn, &entry, StatusCode::OK, events).await?;
             current(conn, practice, id, false).await
         })
     })

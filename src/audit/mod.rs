@@ -47,6 +47,8 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
 pub use note::Note;
+
+use crate::events::Outbox;
 pub use operations::Action;
 
 /// How often written entries are linked into their practice's chain.
@@ -61,6 +63,28 @@ pub const SEAL_FOLLOW_UP: std::time::Duration = std::time::Duration::from_millis
 pub async fn record(conn: &mut AsyncPgConnection, note: &Note, outcome: StatusCode) -> QueryResult<()> {
     let Some(entry) = note.entry(outcome.as_u16()) else { return Ok(()) };
     store::append(conn, entry.practice_id, &[&entry]).await?;
+    note.mark_recorded();
+    Ok(())
+}
+
+/// [`record`], with the events the write publishes: one statement writes
+/// the entry and the events. A write whose operation records no entry
+/// still writes its events.
+pub async fn record_with(
+    conn: &mut AsyncPgConnection,
+    note: &Note,
+    outcome: StatusCode,
+    events: Outbox,
+) -> QueryResult<()> {
+    let Some(entry) = note.entry(outcome.as_u16()) else { return crate::events::store::write(conn, &events).await };
+    if entry.practice_id == events.practice() {
+        store::record(conn, &entry, &events).await?;
+    } else {
+        // Not expected (a write publishes events of its caller's practice);
+        // should it happen, neither is written under the other's practice.
+        store::append(conn, entry.practice_id, &[&entry]).await?;
+        crate::events::store::write(conn, &events).await?;
+    }
     note.mark_recorded();
     Ok(())
 }

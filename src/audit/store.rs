@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::note::Entry;
 use crate::db::schema::{audit_chain, audit_events, audit_unsealed_batches, relationship_members};
+use crate::events::Outbox;
 use crate::http::pagination::PageRequest;
 use crate::practices::PracticeId;
 
@@ -68,6 +69,62 @@ pub async fn append(conn: &AsyncPgConnection, practice: PracticeId, entries: &[&
     .get_result(&mut { conn })
     .await?;
     debug_assert_eq!(usize::try_from(written).ok(), Some(entries.len()));
+    Ok(())
+}
+
+diesel::define_sql_function! {
+    /// Writes a write's one entry, queued for sealing, and the events the
+    /// write publishes (the migration's `audit_record`); answers how many
+    /// events.
+    #[allow(clippy::too_many_arguments)]
+    fn audit_record(
+        practice: SqlUuid,
+        id: SqlUuid,
+        occurred_at: Timestamptz,
+        api_client: Text,
+        actor: Nullable<Text>,
+        action: Text,
+        operation: Text,
+        resource_type: Text,
+        resource_id: Nullable<SqlUuid>,
+        client_id: Nullable<SqlUuid>,
+        outcome: Int4,
+        request_id: Nullable<Text>,
+        source: Nullable<Text>,
+        query: Nullable<Jsonb>,
+        result_count: Nullable<Int4>,
+        event_ids: Array<SqlUuid>,
+        event_types: Array<Text>,
+        event_data: Array<Jsonb>
+    ) -> Int4;
+}
+
+/// Records a write's `entry` with the events it publishes, in one statement
+/// (the write's transaction is the caller's).
+pub async fn record(conn: &mut AsyncPgConnection, entry: &Entry, events: &Outbox) -> QueryResult<()> {
+    let written: i32 = diesel::select(audit_record(
+        entry.practice_id.0,
+        entry.id,
+        entry.occurred_at,
+        &entry.api_client,
+        entry.actor.as_deref(),
+        entry.action.as_str(),
+        entry.operation,
+        entry.resource_type,
+        entry.resource_id,
+        entry.client_id,
+        i32::from(entry.outcome),
+        entry.request_id.as_deref(),
+        entry.source.as_deref(),
+        entry.query.as_ref(),
+        entry.result_count,
+        &events.ids,
+        &events.types,
+        &events.data,
+    ))
+    .get_result(conn)
+    .await?;
+    debug_assert_eq!(usize::try_from(written).ok(), Some(events.ids.len()));
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use crate::audit;
 use crate::auth::scopes::{ClientsRead, ClientsWrite};
 use crate::auth::{Auth, Principal, Scope};
 use crate::db::worker::WorkerConnection;
-use crate::events::{self, EventData, EventType};
+use crate::events::{EventData, EventType, Outbox};
 use crate::http::etag::{Precondition, etag};
 use crate::http::headers::{IdempotencyKeyHeader, IfMatchHeader};
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
@@ -107,10 +107,10 @@ pub async fn create_client(
         Box::pin(async move {
             let row = store::insert_client(conn, practice, &input).await.map_err(external_id_conflict)?;
             let data = EventData::client(row.id, &row.status);
-            events::append(conn, practice, EventType::ClientCreated, &data).await?;
+            let events = Outbox::with(practice, EventType::ClientCreated, &data)?;
             entry.resource(row.id);
             entry.concerns(row.id);
-            audit::record(conn, &entry, StatusCode::CREATED).await?;
+            audit::record_with(conn, &entry, StatusCode::CREATED, events).await?;
             let tag = etag(row.version).to_string();
             let client = Client::try_from(row)?;
             WriteOutcome::created(&client, format!("/v1/clients/{}", client.id), Some(tag))
@@ -246,8 +246,8 @@ pub async fn update_client(
                 entry.detail("legal_hold", serde_json::Value::Bool(hold));
             }
             let data = EventData::client(id, &row.status);
-            events::append(conn, principal.practice_id, EventType::ClientUpdated, &data).await?;
-            audit::record(conn, &entry, StatusCode::OK).await?;
+            let events = Outbox::with(principal.practice_id, EventType::ClientUpdated, &data)?;
+            audit::record_with(conn, &entry, StatusCode::OK, events).await?;
             Ok(row)
         })
     })
@@ -294,11 +294,11 @@ pub async fn archive_client(
             let change = store::archive_client(conn, principal.practice_id, id, &precondition).await?;
             let first_time = matches!(change, Change::Done(_));
             let row = change_into_result(change)?;
+            let mut events = Outbox::new(principal.practice_id);
             if first_time {
-                let data = EventData::client(id, &row.status);
-                events::append(conn, principal.practice_id, EventType::ClientArchived, &data).await?;
+                events.push(EventType::ClientArchived, &EventData::client(id, &row.status))?;
             }
-            audit::record(conn, &entry, StatusCode::NO_CONTENT).await?;
+            audit::record_with(conn, &entry, StatusCode::NO_CONTENT, events).await?;
             Ok(())
         })
     })

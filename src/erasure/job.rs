@@ -18,7 +18,7 @@ use super::store::{self, Candidate, ErasureRow, Schedule};
 use crate::audit::operations::{JOB_CANCEL_ERASURE, JOB_DISSOLVE_RELATIONSHIP, JOB_ERASE_CLIENT, JOB_SCHEDULE_ERASURE};
 use crate::audit::{self, Note};
 use crate::auth::Principal;
-use crate::events::{self, EventData, EventType};
+use crate::events::{EventData, EventType, Outbox};
 use crate::practices::PracticeId;
 use actix_web::http::StatusCode;
 
@@ -115,19 +115,18 @@ async fn execute_one(
     if policy::retention_lapsed(&facts, row.erasure_requested_by.as_deref()) {
         let row = store::cancel(conn, practice, client_id).await?;
         let entry = Note::detached(JOB_CANCEL_ERASURE, &retention_principal(practice), client_id);
-        audit::record(conn, &entry, StatusCode::OK).await?;
-        events::append(conn, practice, EventType::ClientUpdated, &EventData::client(client_id, &row.status)).await?;
+        let events = Outbox::with(practice, EventType::ClientUpdated, &EventData::client(client_id, &row.status))?;
+        audit::record_with(conn, &entry, StatusCode::OK, events).await?;
         return Ok(false);
     }
     let erased = store::erase_client(conn, practice, client_id).await?;
     let principal = executor(practice, &row);
-    audit::record(conn, &Note::detached(JOB_ERASE_CLIENT, &principal, client_id), StatusCode::OK).await?;
+    let events = Outbox::with(practice, EventType::ClientErased, &EventData::client(client_id, "erased"))?;
+    audit::record_with(conn, &Note::detached(JOB_ERASE_CLIENT, &principal, client_id), StatusCode::OK, events).await?;
     for relationship in &erased.dissolved_relationships {
         let entry = Note::detached(JOB_DISSOLVE_RELATIONSHIP, &principal, *relationship);
         audit::record(conn, &entry, StatusCode::OK).await?;
     }
-    // Last, so the practice's event counter is held only for the commit.
-    events::append(conn, practice, EventType::ClientErased, &EventData::client(client_id, "erased")).await?;
     tracing::info!(
         practice = %practice,
         client = %client_id,
@@ -169,7 +168,7 @@ async fn schedule_one(
     };
     let row = store::schedule(conn, practice, client_id, &request).await?;
     let entry = Note::detached(JOB_SCHEDULE_ERASURE, &retention_principal(practice), client_id);
-    audit::record(conn, &entry, StatusCode::OK).await?;
-    events::append(conn, practice, EventType::ClientUpdated, &EventData::client(client_id, &row.status)).await?;
+    let events = Outbox::with(practice, EventType::ClientUpdated, &EventData::client(client_id, &row.status))?;
+    audit::record_with(conn, &entry, StatusCode::OK, events).await?;
     Ok(true)
 }

@@ -16,7 +16,7 @@ use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::Admin;
 use crate::clients::model::ClientStatus;
-use crate::events::{self, EventData, EventType};
+use crate::events::{EventData, EventType, Outbox};
 use crate::http::etag::{Precondition, etag};
 use crate::http::headers::{IdempotencyKeyHeader, IfMatchHeader};
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
@@ -152,9 +152,8 @@ pub async fn request_client_erasure(
             };
             let row = store::schedule(conn, practice, client_id, &request).await?;
             // The client's representation now shows `erasure_scheduled_for`.
-            events::append(conn, practice, EventType::ClientUpdated, &EventData::client(client_id, &row.status))
-                .await?;
-            audit::record(conn, &entry, StatusCode::ACCEPTED).await?;
+            let events = Outbox::with(practice, EventType::ClientUpdated, &EventData::client(client_id, &row.status))?;
+            audit::record_with(conn, &entry, StatusCode::ACCEPTED, events).await?;
             let erasure = erasure_of(&row, now)?;
             Ok(WriteOutcome {
                 status: 202,
@@ -253,8 +252,8 @@ pub async fn cancel_client_erasure(
                 ErasureState::Scheduled => {
                     let row = store::cancel(conn, practice, client_id).await?;
                     let data = EventData::client(client_id, &row.status);
-                    events::append(conn, practice, EventType::ClientUpdated, &data).await?;
-                    audit::record(conn, &entry, StatusCode::NO_CONTENT).await?;
+                    let events = Outbox::with(practice, EventType::ClientUpdated, &data)?;
+                    audit::record_with(conn, &entry, StatusCode::NO_CONTENT, events).await?;
                     Ok(())
                 }
             }

@@ -4,8 +4,9 @@
 
 pub mod flag_check;
 pub mod model;
+mod outbox;
 pub mod routes;
 pub mod store;
 
 pub use model::{EventData, EventType};
-pub use store::append;
+pub use outbox::Outbox;

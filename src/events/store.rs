@@ -7,6 +7,7 @@ use diesel::sql_types::{Int4, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::Outbox;
 use super::model::{Event, EventData, EventType};
 use crate::db::schema::events;
 use crate::http::ApiError;
@@ -15,36 +16,36 @@ use crate::practices::PracticeId;
 /// Days an event stays in the feed: the 30 promised, and a margin.
 pub const RETENTION_DAYS: i64 = 35;
 
-/// Writes one event in the caller's transaction. It takes no lock: the
-/// event is numbered once committed ([`sequence`]), so the practice's
-/// writes never wait on one another's commits.
-pub async fn append(
-    conn: &mut AsyncPgConnection,
-    practice: PracticeId,
-    event_type: EventType,
-    data: &EventData,
-) -> QueryResult<()> {
-    insert(conn, practice, event_type, data, None).await
+/// Writes `outbox`'s events on their own, in the caller's transaction: for
+/// a change that records no audit entry to carry them
+/// ([`crate::audit::record_with`]).
+pub async fn write(conn: &mut AsyncPgConnection, outbox: &Outbox) -> QueryResult<()> {
+    if outbox.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = (outbox.ids.iter().zip(&outbox.types).zip(&outbox.data))
+        .map(|((id, event_type), data)| {
+            (
+                events::practice_id.eq(outbox.practice().0),
+                events::id.eq(*id),
+                events::event_type.eq(*event_type),
+                events::data.eq(data),
+            )
+        })
+        .collect();
+    diesel::insert_into(events::table).values(rows).execute(conn).await?;
+    Ok(())
 }
 
-/// `append` for an event a periodic check raises once: `dedupe_key` names
-/// what it is about, and a second event with the same key is refused.
+/// Writes an event a periodic check raises once, in the caller's
+/// transaction: `dedupe_key` names what it is about, and a second event
+/// with the same key is refused.
 pub async fn append_once(
     conn: &mut AsyncPgConnection,
     practice: PracticeId,
     event_type: EventType,
     data: &EventData,
     dedupe_key: &str,
-) -> QueryResult<()> {
-    insert(conn, practice, event_type, data, Some(dedupe_key)).await
-}
-
-async fn insert(
-    conn: &mut AsyncPgConnection,
-    practice: PracticeId,
-    event_type: EventType,
-    data: &EventData,
-    dedupe_key: Option<&str>,
 ) -> QueryResult<()> {
     let data = crate::db::to_jsonb(data)?;
     diesel::insert_into(events::table)

@@ -16,7 +16,7 @@ use crate::audit;
 use crate::auth::scopes::{HomeworkRead, HomeworkWrite};
 use crate::auth::{Auth, Principal};
 use crate::db::worker::WorkerConnection;
-use crate::events::{self, EventData, EventType};
+use crate::events::{EventData, EventType, Outbox};
 use crate::exercises::definition::ExerciseDefinition;
 use crate::exercises::logging::check_fields;
 use crate::exercises::store::find_exercise;
@@ -117,10 +117,10 @@ pub async fn create_homework(
             };
             let id = store::insert_homework(conn, practice, new).await?;
             let data = EventData::homework(input.client_id, id, HomeworkStatus::Active.as_str());
-            events::append(conn, practice, EventType::HomeworkAssigned, &data).await?;
+            let events = Outbox::with(practice, EventType::HomeworkAssigned, &data)?;
             entry.resource(id);
             entry.concerns(input.client_id);
-            audit::record(conn, &entry, StatusCode::CREATED).await?;
+            audit::record_with(conn, &entry, StatusCode::CREATED, events).await?;
             let (homework, tag) = current(conn, practice, id).await?;
             WriteOutcome::created(&homework, format!("/v1/homework/{id}"), Some(tag))
         })
@@ -262,15 +262,16 @@ pub async fn update_homework(
             };
             let new_status = changes.status;
             store::update_homework(conn, practice, &row, changes).await?;
+            let mut events = Outbox::new(practice);
             if new_status != status {
                 let data = EventData {
                     previous_status: Some(status.as_str().to_owned()),
                     ..EventData::homework(row.client_id, id, new_status.as_str())
                 };
-                events::append(conn, practice, EventType::HomeworkStatusChanged, &data).await?;
+                events.push(EventType::HomeworkStatusChanged, &data)?;
             }
             entry.concerns(row.client_id);
-            audit::record(conn, &entry, StatusCode::OK).await?;
+            audit::record_with(conn, &entry, StatusCode::OK, events).await?;
             current(conn, practice, id).await
         })
     })
@@ -324,9 +325,10 @@ pub async fn create_homework_log(
     let fingerprint = idempotency::fingerprint(&req, &input)?;
     idempotency::write(&state.pool, practice, key, fingerprint, move |conn| {
         Box::pin(async move {
-            let (log, client_id) = record_log(conn, &principal, id, &input).await?;
+            let mut events = Outbox::new(practice);
+            let (log, client_id) = record_log(conn, &principal, id, &input, &mut events).await?;
             entry.concerns(client_id);
-            audit::record(conn, &entry, StatusCode::CREATED).await?;
+            audit::record_with(conn, &entry, StatusCode::CREATED, events).await?;
             let body = serde_json::to_value(&log).map_err(ApiError::internal)?;
             Ok(WriteOutcome { status: 201, body, location: None, etag: None, content_location: None, sensitive: false })
         })
@@ -343,6 +345,7 @@ pub async fn record_log(
     principal: &Principal,
     id: Uuid,
     input: &NewHomeworkLog,
+    events: &mut Outbox,
 ) -> Result<(HomeworkLog, Uuid), ApiError> {
     if input.occurred_at > Utc::now() + chrono::Duration::seconds(FUTURE_LEEWAY_SECONDS) {
         return Err(ApiError::validation("occurred_at", "is in the future"));
@@ -374,7 +377,7 @@ pub async fn record_log(
     };
     let log = HomeworkLog::from(store::insert_log(conn, principal.practice_id, new).await?);
     let data = EventData { log_id: Some(log.id), ..EventData::homework(row.client_id, id, &row.status) };
-    events::append(conn, principal.practice_id, EventType::HomeworkLogged, &data).await?;
+    events.push(EventType::HomeworkLogged, &data)?;
     Ok((log, row.client_id))
 }
 

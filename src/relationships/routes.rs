@@ -15,7 +15,7 @@ use crate::audit;
 use crate::auth::Auth;
 use crate::auth::scopes::{ClientsRead, ClientsWrite, ProgressRead};
 use crate::clients;
-use crate::events::{self, EventData, EventType};
+use crate::events::{EventData, EventType, Outbox};
 use crate::http::headers::IdempotencyKeyHeader;
 use crate::http::idempotency::{self, IdempotencyKey, WriteOutcome};
 use crate::http::json::{ValidJson, ValidQuery};
@@ -94,11 +94,11 @@ pub async fn create_relationship(
                 client_ids: Some(client_ids.clone()),
                 ..EventData::default()
             };
-            events::append(conn, practice, EventType::RelationshipCreated, &data).await?;
+            let events = Outbox::with(practice, EventType::RelationshipCreated, &data)?;
             // One entry names the relationship; the audit filter for a
             // client finds it through the membership (see audit::store).
             entry.resource(row.id);
-            audit::record(conn, &entry, StatusCode::CREATED).await?;
+            audit::record_with(conn, &entry, StatusCode::CREATED, events).await?;
             let created = relationship(row, client_ids);
             WriteOutcome::created(&created, format!("/v1/relationships/{}", created.id), None)
         })

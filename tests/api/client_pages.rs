@@ -170,6 +170,11 @@ async fn a_client_saves_a_draft_comes_back_and_submits_answers_scored_as_the_api
         ))
         .await;
     assert_eq!(audited, 1);
+    let completed = format!(
+        "SELECT count(*) FROM events WHERE type = 'assessment.completed' AND data->>'assessment_id' = '{}'",
+        s.assessment_id
+    );
+    assert_eq!(s.app.count(&completed).await, 1, "the submission publishes its event, as the API's does");
     // Finished: the link now answers as any link that does not work.
     assert_eq!(s.app.http.get(issued["url"].as_str().unwrap()).send().await.unwrap().status(), 404);
 }
@@ -253,6 +258,11 @@ async fn homework_logged_through_the_form_is_the_apis_log() {
         .unwrap();
     assert_eq!(link["submissions"][0]["kind"], "homework_log");
     assert_eq!(link["submissions"][0]["item_id"], s.homework_id.as_str());
+    let logged = format!(
+        "SELECT count(*) FROM events WHERE type = 'homework.logged' AND data->>'log_id' = '{}'",
+        log["id"].as_str().unwrap()
+    );
+    assert_eq!(s.app.count(&logged).await, 1, "the log publishes its event, as the API's does");
 }
 
 #[tokio::test]

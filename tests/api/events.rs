@@ -141,6 +141,25 @@ async fn a_rolled_back_write_leaves_no_event_and_no_gap() {
     assert_eq!(sequences(&page), [1, 2], "the rolled-back number was given back");
 }
 
+/// A write's events ride in the statement that records its audit entry; a
+/// write whose operation records no entry still writes them.
+#[tokio::test]
+async fn events_without_an_audit_entry_to_carry_them_are_still_written() {
+    use attune::events::{EventData, EventType, Outbox};
+    let app = TestApp::spawn().await;
+    let practice = attune::practices::PracticeId(app.practice_a.practice_id);
+    let client = uuid::Uuid::now_v7();
+    let mut events = Outbox::new(practice);
+    events.push(EventType::ClientUpdated, &EventData::client(client, "active")).unwrap();
+    events.push(EventType::ClientArchived, &EventData::client(client, "archived")).unwrap();
+    let mut db = app.db().await;
+    let unaudited = attune::audit::Note::default();
+    attune::audit::record_with(&mut db, &unaudited, actix_web::http::StatusCode::OK, events).await.unwrap();
+    let written = format!("SELECT count(*) FROM events WHERE data->>'client_id' = '{client}'");
+    assert_eq!(app.count(&written).await, 2);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_events WHERE client_id = '{client}'")).await, 0);
+}
+
 #[tokio::test]
 async fn concurrent_writers_share_one_sequence_without_gaps_or_repeats() {
     let app = TestApp::spawn_with(|args| args.database.db_pool_size = 8).await;

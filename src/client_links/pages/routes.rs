@@ -31,6 +31,7 @@ use crate::audit::operations::{Audited, PAGE_LOG_HOMEWORK, PAGE_SAVE_DRAFT, PAGE
 use crate::client_links::coverage::{self, Coverage, Item, Standing};
 use crate::client_links::model::LinkState;
 use crate::client_links::store::{self, LinkRow, StandingRow, Submitted};
+use crate::events::Outbox;
 use crate::exercises::definition::{ExerciseDefinition, LogFieldKind};
 use crate::homework::routes::{exercise_definition, record_log};
 use futures_util::future::try_join;
@@ -594,10 +595,10 @@ async fn save_draft(
 }
 
 /// Locks the link, checks it still works, and runs
-/// `submit` with it (which answers what it made); then records what was
-/// submitted, finishes the link if nothing is left, and records the
-/// submission in the audit trail as `operation` with the page's answer
-/// (303). Returns whether it finished.
+/// `submit` with it (which answers what it made and the events it
+/// publishes); then records what was submitted, finishes the link if
+/// nothing is left, and records the submission in the audit trail as
+/// `operation` with the page's answer (303), its events with it. Returns whether it finished.
 async fn through_link<F>(
     state: &AppState,
     req: &HttpRequest,
@@ -609,7 +610,7 @@ where
     F: for<'r> FnOnce(
             &'r mut AsyncPgConnection,
             crate::auth::Principal,
-        ) -> futures_util::future::BoxFuture<'r, Result<Submitted, ApiError>>
+        ) -> futures_util::future::BoxFuture<'r, Result<(Submitted, Outbox), ApiError>>
         + Send
         + 'static,
 {
@@ -624,7 +625,7 @@ where
                 return Err(ApiError::NotFound("client link"));
             }
             let entry_principal = principal.clone();
-            let submitted = submit(conn, principal).await?;
+            let (submitted, events) = submit(conn, principal).await?;
             let now = store::record_submission(conn, practice, &link, submitted).await?;
             let finished = Covered::of(&link, &now).all_done();
             if finished {
@@ -636,7 +637,7 @@ where
             };
             let entry = Note::for_page(operation, &entry_principal, resource_id, origin);
             entry.concerns(client_id);
-            audit::record(conn, &entry, StatusCode::SEE_OTHER).await?;
+            audit::record_with(conn, &entry, StatusCode::SEE_OTHER, events).await?;
             Ok(finished)
         })
     })
@@ -653,8 +654,9 @@ async fn submit_answers(
 ) -> Result<bool, ApiError> {
     through_link(state, req, visit, PAGE_SUBMIT_ASSESSMENT, move |conn, principal| {
         Box::pin(async move {
-            complete_open_assessment(conn, &principal, id, &answers, None, Some(&instrument)).await?;
-            Ok(Submitted::Assessment(id))
+            let mut events = Outbox::new(principal.practice_id);
+            complete_open_assessment(conn, &principal, id, &answers, None, Some(&instrument), &mut events).await?;
+            Ok((Submitted::Assessment(id), events))
         })
     })
     .await
@@ -868,8 +870,9 @@ async fn homework_post(
     let input = read.input;
     let result = through_link(&state, &req, &visit, PAGE_LOG_HOMEWORK, move |conn, principal| {
         Box::pin(async move {
-            let (log, _) = record_log(conn, &principal, id, &input).await?;
-            Ok(Submitted::HomeworkLog { log: log.id, assignment: id })
+            let mut events = Outbox::new(principal.practice_id);
+            let (log, _) = record_log(conn, &principal, id, &input, &mut events).await?;
+            Ok((Submitted::HomeworkLog { log: log.id, assignment: id }, events))
         })
     })
     .await;
