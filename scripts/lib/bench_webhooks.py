@@ -25,8 +25,9 @@ def summary(path):
         return next((r for r in rows if r[0] == "api" and r[1] == name and r[2] == conns), None)
 
     print("\nWebhooks: what the outbox costs writes (pgbench tps, mean of 2 runs each, on the endpoint's SQL "
-          "without and with the event append; target with/without >= 0.90; floor: the same rows into a table "
-          "without indexes, the least any event written with its change costs)\n")
+          "without and with its events, recorded with its audit entry as the service does; target with/without "
+          ">= 0.90; floor: the same rows into a table without indexes, the least any event written with its "
+          "change costs)\n")
     print(f"{'write':<30}{'conns':>6}{'without':>10}{'with':>10}{'ratio':>7}{'floor':>10}{'ratio':>7}"
           f"{'API req/s':>11}{'API/with':>10}")
     for name, label in LABELS.items():
