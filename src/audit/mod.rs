@@ -10,8 +10,10 @@
 //! queue behind one another to be recorded.
 //!
 //! How an entry is written depends on what the request did:
-//! - a write records it last in its own transaction ([`record`]), so the
-//!   change and its entry commit together or not at all;
+//! - a write records it last in its own transaction ([`record`], or
+//!   [`record_with`] and the events the write publishes, in the same
+//!   statement), so the change, its entry and its events commit together or
+//!   not at all;
 //! - everything else (reads, searches, exports, refusals, a write that
 //!   changed nothing) is recorded by the [`trail`] middleware through the
 //!   worker's group-committing [`writer`], before the answer leaves.
