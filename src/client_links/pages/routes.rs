@@ -594,11 +594,11 @@ async fn save_draft(
     .await
 }
 
-/// Locks the link, checks it still works, and runs
-/// `submit` with it (which answers what it made and the events it
-/// publishes); then records what was submitted, finishes the link if
-/// nothing is left, and records the submission in the audit trail as
-/// `operation` with the page's answer (303), its events with it. Returns whether it finished.
+/// Locks the link, checks it still works, and runs `submit` with it (which
+/// answers what it made and the events it publishes); then records what was
+/// submitted, finishes the link if nothing is left, and records the
+/// submission in the audit trail as `operation` with the page's answer
+/// (303), its events with it. Returns whether it finished.
 async fn through_link<F>(
     state: &AppState,
     req: &HttpRequest,
